@@ -1,0 +1,1 @@
+"""Source formats: each module turns one format's payload into normalised Events."""

@@ -1,0 +1,194 @@
+"""notifier's own event format (design section 5): checked into an Event, every bad field named."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from notifier.contacts import parse_email, parse_phone
+from notifier.errors import EventRejectedError, FieldError
+from notifier.vocabulary import ContactPoint, Event, Reason, Status
+
+REQUIRED = ("event_id", "tracking_number", "status", "occurred_at")
+DEFAULT_SOURCE = "default"
+# A clock that runs ahead would pin a shipment to a future status that hides real ones.
+MAX_CLOCK_SKEW = timedelta(hours=24)
+
+_TRACKING = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,63}$")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+_LOCALE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+_STATUSES = {s.value: s for s in Status}
+_REASONS = {r.value: r for r in Reason}
+
+
+class _Fields:
+    """Collects every problem of one payload so the sender can fix them all at once."""
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self.payload = payload
+        self.errors: list[FieldError] = []
+
+    def fail(self, name: str, reason: str) -> None:
+        self.errors.append(FieldError(name, reason))
+
+    def get(self, name: str) -> Any:
+        value: Any = self.payload
+        for part in name.split("."):
+            if not isinstance(value, Mapping):
+                return None
+            value = value.get(part)
+        return None if value == "" else value
+
+    def text(self, name: str, *, max_length: int, required: bool = False) -> str | None:
+        value = self.get(name)
+        if value is None:
+            if required:
+                self.fail(name, "is required")
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            self.fail(name, f"must be a string, got {type(value).__name__}")
+            return None
+        text = str(value).strip()
+        if required and not text:
+            self.fail(name, "is required")
+            return None
+        if len(text) > max_length:
+            self.fail(name, f"must be at most {max_length} characters, got {len(text)}")
+            return None
+        return text or None
+
+    def day(self, name: str) -> date | None:
+        value = self.text(name, max_length=10)
+        if value is None:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail(name, f"must be a date like 2026-11-23, got {value!r}")
+            return None
+
+    def integer(self, name: str, *, minimum: int, maximum: int) -> int | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, f"must be a whole number, got {value!r}")
+            return None
+        if not minimum <= value <= maximum:
+            self.fail(name, f"must be between {minimum} and {maximum}, got {value}")
+            return None
+        return value
+
+
+def parse_native_event(
+    payload: Mapping[str, Any], *, raw: str, default_region: str, now: datetime
+) -> Event:
+    """Validate one native event; raise EventRejectedError naming every bad field."""
+    if not isinstance(payload, Mapping):
+        raise EventRejectedError([FieldError("-", "expected a JSON object")])
+    fields = _Fields(payload)
+    for group in ("next_attempt", "recipient", "sender"):
+        if payload.get(group) not in (None, "") and not isinstance(payload[group], Mapping):
+            fields.fail(group, f"must be an object, got {type(payload[group]).__name__}")
+    event_id = fields.text("event_id", max_length=128, required=True)
+    source = fields.text("source", max_length=64) or DEFAULT_SOURCE
+    carrier = (fields.text("carrier", max_length=64) or "").lower()
+    tracking_number = _tracking_number(fields)
+    status, raw_status = _status(fields)
+    reason, raw_reason = _reason(fields)
+    occurred_at = _occurred_at(fields, now)
+    window = fields.text("next_attempt.window", max_length=11)
+    if window is not None and not _WINDOW.match(window.replace(" ", "")):
+        fields.fail("next_attempt.window", f"must look like 10:00-14:00, got {window!r}")
+    locale = fields.text("recipient.locale", max_length=16)
+    if locale is not None:
+        locale = locale.replace("_", "-").lower()
+        if not _LOCALE.match(locale):
+            fields.fail("recipient.locale", f"must be a language tag like 'it', got {locale!r}")
+    event = Event(
+        source=source,
+        event_id=event_id or "",
+        carrier=carrier,
+        tracking_number=tracking_number or "",
+        status=status or Status.UNKNOWN,
+        raw_status=raw_status or "",
+        occurred_at=occurred_at or now,
+        reason=reason,
+        raw_reason=raw_reason,
+        depot=fields.text("depot", max_length=64),
+        route_stop=fields.integer("route_stop", minimum=0, maximum=100_000),
+        next_attempt_date=fields.day("next_attempt.date"),
+        next_attempt_window=window.replace(" ", "") if window else None,
+        held_until=fields.day("held_until"),
+        pickup_point=fields.text("pickup_point", max_length=64),
+        estimated_delivery=fields.day("estimated_delivery"),
+        recipient_name=fields.text("recipient.name", max_length=200),
+        recipient_locale=locale,
+        sender_name=fields.text("sender.name", max_length=200),
+        contacts=_contacts(fields, default_region),
+        payload=raw,
+    )
+    if fields.errors:
+        raise EventRejectedError(fields.errors)
+    return event
+
+
+def _tracking_number(fields: _Fields) -> str | None:
+    value = fields.text("tracking_number", max_length=80, required=True)
+    if value is None:
+        return None
+    # Printed numbers come grouped ("RP12 3456 789I T"); the carrier's is one token.
+    compact = re.sub(r"\s+", "", value).upper()
+    if not _TRACKING.match(compact):
+        fields.fail("tracking_number", "must be 3 to 64 letters, digits or dashes")
+        return None
+    return compact
+
+
+def _status(fields: _Fields) -> tuple[Status | None, str | None]:
+    raw = fields.text("status", max_length=128, required=True)
+    if raw is None:
+        return None, None
+    # An unmapped status is stored and counted, never refused (design section 4).
+    return _STATUSES.get(raw.upper(), Status.UNKNOWN), raw
+
+
+def _reason(fields: _Fields) -> tuple[Reason | None, str | None]:
+    raw = fields.text("reason", max_length=128)
+    if raw is None:
+        return None, None
+    return _REASONS.get(raw.upper(), Reason.OTHER), raw
+
+
+def _occurred_at(fields: _Fields, now: datetime) -> datetime | None:
+    value = fields.text("occurred_at", max_length=40, required=True)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fields.fail("occurred_at", f"must be an ISO 8601 timestamp, got {value!r}")
+        return None
+    if moment.tzinfo is None:
+        fields.fail("occurred_at", f"needs a UTC offset, like {value}+01:00 or {value}Z")
+        return None
+    moment = moment.astimezone(UTC)
+    if moment > now + MAX_CLOCK_SKEW:
+        fields.fail("occurred_at", f"is more than 24 hours in the future ({value})")
+        return None
+    return moment
+
+
+def _contacts(fields: _Fields, default_region: str) -> tuple[ContactPoint, ...]:
+    found: list[ContactPoint] = []
+    phone = fields.text("recipient.phone", max_length=64)
+    if phone is not None:
+        found.append(parse_phone(phone, default_region))
+    email = fields.text("recipient.email", max_length=320)
+    if email is not None:
+        found.append(parse_email(email))
+    return tuple(found)

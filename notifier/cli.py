@@ -1,0 +1,219 @@
+"""The command line: builds Settings from --config and wires the parts for each command."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from notifier import __version__, schema
+from notifier.config import Settings, find_config_path, load_settings
+from notifier.db import make_engine
+from notifier.errors import ConfigError, NotifierError
+
+app = typer.Typer(
+    help="notifier: proactive delivery notifications, missed-delivery slips and rebooking.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Configuration file. Default: $NOTIFIER_CONFIG, else ./config.toml, else the example.",
+        show_default=False,
+    ),
+]
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
+
+
+def _settings(config: Path | None) -> Settings:
+    path = find_config_path(config, os.environ)
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", markup=True, soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(exc: NotifierError, code: int = 2) -> typer.Exit:
+    err.print(f"error: {exc}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"notifier {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """notifier: proactive delivery notifications, missed-delivery slips and rebooking."""
+
+
+@app.command("check-config")
+def check_config(
+    path: Annotated[
+        Path | None, typer.Argument(help="File to check (default as --config).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Check a configuration file; name the key and problem of every error (exit 2)."""
+    settings = _settings(path or config)
+    source = find_config_path(path or config, os.environ)
+    typer.echo(f"{source}: OK ({len(settings.depots)} depots, {len(settings.rules)} rules)")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create the database schema, or bring it up to date."""
+    settings = _settings(config)
+    engine = make_engine(settings.database.url)
+    try:
+        before = schema.current_revision(engine)
+        schema.upgrade(engine)
+    except NotifierError as exc:
+        raise _fail(exc) from exc
+    head = schema.head_revision()
+    typer.echo(f"schema at {head}" + ("" if before == head else f" (was {before or 'empty'})"))
+
+
+@db_app.command("current")
+def db_current(config: ConfigOption = None) -> None:
+    """Print the schema version of the database and the one this notifier needs."""
+    settings = _settings(config)
+    try:
+        current = schema.current_revision(make_engine(settings.database.url))
+    except NotifierError as exc:
+        raise _fail(exc) from exc
+    head = schema.head_revision()
+    state = "up to date" if current == head else "out of date: run `notifier db upgrade`"
+    typer.echo(f"database {current or 'empty'}, needed {head}: {state}")
+    if current != head:
+        raise typer.Exit(1)
+
+
+def _ready_engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database.url)
+    try:
+        schema.ensure_current(engine)
+    except NotifierError as exc:
+        raise _fail(exc) from exc
+    return engine
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="JSON Lines (.jsonl) or CSV (.csv) files.")],
+    file_format: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl or csv (default: from each file's extension)."),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write every rejected line (file, line, field, reason) to this CSV."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Store events from files; rejected lines are reported and the exit code is 1."""
+    from notifier.fileimport import FileImport
+
+    settings = _settings(config)
+    engine = _ready_engine(settings)
+    run = FileImport(
+        engine=engine,
+        settings=settings,
+        console=err,
+        report_path=report,
+        now=lambda: datetime.now(UTC),
+    )
+    try:
+        ok = run.ingest_files(files, file_format)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: {run.summary_line()}; run the same command again to finish")
+        raise typer.Exit(130) from None
+    err.print(run.summary_line())
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def run(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the web app and run the scheduler in one process (one machine, SQLite)."""
+    _serve(config, host, port, with_scheduler=True)
+
+
+@app.command()
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the web app only (scale-out: run `notifier worker` elsewhere)."""
+    _serve(config, host, port, with_scheduler=False)
+
+
+def _serve(config: Path | None, host: str, port: int, *, with_scheduler: bool) -> None:
+    import uvicorn
+
+    from notifier.scheduler import build_scheduler
+    from notifier.web.app import create_app
+
+    _logging()
+    settings = _settings(config)
+    engine = _ready_engine(settings)
+    scheduler = build_scheduler(settings, engine, blocking=False) if with_scheduler else None
+    web = create_app(settings, engine=engine, scheduler=scheduler)
+    uvicorn.run(web, host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker(config: ConfigOption = None) -> None:
+    """Run the scheduler only: dispatch and other timed jobs (any number may run)."""
+    from notifier.scheduler import build_scheduler
+
+    _logging()
+    settings = _settings(config)
+    engine = _ready_engine(settings)
+    scheduler = build_scheduler(settings, engine, blocking=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        scheduler.start()
+
+
+def main() -> None:
+    try:
+        app()
+    except NotifierError as exc:  # anything not already turned into an exit code
+        err.print(f"error: {exc}", soft_wrap=True)
+        sys.exit(2)

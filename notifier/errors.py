@@ -1,0 +1,76 @@
+"""The exception tree: every error notifier raises on purpose derives from NotifierError.
+
+NotifierError
+├── ConfigError                  configuration file or environment is unusable
+├── SchemaOutOfDateError         database schema behind the code's migrations
+├── DatabaseUnavailableError     cannot reach the database
+├── EventRejectedError (ValueError)   one event failed validation (carries field errors)
+├── InputFormatError (ValueError)     a whole input is unreadable (bad JSON, bad CSV header)
+└── RequestTooLargeError         an API body over the configured limit
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NotifierError(Exception):
+    """notifier failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One problem in a configuration source: where it is and what is wrong."""
+
+    source: str  # file path, or "environment"
+    key: str  # dotted path, e.g. "company.timezone"
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.key}: {self.problem}"
+
+
+class ConfigError(NotifierError):
+    """The configuration is invalid."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class SchemaOutOfDateError(NotifierError):
+    """The database schema is not at the version this notifier needs."""
+
+
+class DatabaseUnavailableError(NotifierError):
+    """The database cannot be reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """Why one field of one event was refused."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+class EventRejectedError(NotifierError, ValueError):
+    """The event is invalid."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+class InputFormatError(NotifierError, ValueError):
+    """The input cannot be read in the expected format."""
+
+
+class RequestTooLargeError(NotifierError):
+    """The request body is larger than the configured limit."""

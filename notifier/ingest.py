@@ -1,0 +1,307 @@
+"""Storing validated events idempotently, a batch per transaction, and updating shipments."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from notifier.carriers.native import parse_native_event
+from notifier.db import write_transaction
+from notifier.errors import EventRejectedError, FieldError
+from notifier.models import ContactPoint, Shipment, StatusEvent
+from notifier.tracking import ShipmentState, plan_batch
+from notifier.vocabulary import Event, Status
+
+# Ingest works on Core tables: a batch is a few executemany calls, no ORM objects.
+SHIPMENTS: Table = Shipment.__table__  # type: ignore[attr-defined]
+EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
+CONTACTS: Table = ContactPoint.__table__  # type: ignore[attr-defined]
+
+# A concurrent writer on PostgreSQL can win a unique key (or a deadlock) against us;
+# the batch is then simply run again and sees the other's rows as duplicates.
+ATTEMPTS = 3
+_STATE_COLUMNS = [
+    c.name
+    for c in SHIPMENTS.columns
+    if c.name not in ("id", "carrier", "tracking_number", "created_at")
+]
+
+
+class Outcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """What became of one input item (a line of a file, an element of a request)."""
+
+    position: int
+    outcome: Outcome
+    event_id: str | None = None
+    errors: tuple[FieldError, ...] = ()
+    unknown_status: bool = False
+
+
+@dataclass(slots=True)
+class Summary:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    unknown_statuses: int = 0
+    rejections: list[ItemResult] = field(default_factory=list)
+
+    def count(self, result: ItemResult) -> None:
+        if result.outcome is Outcome.STORED:
+            self.stored += 1
+            self.unknown_statuses += result.unknown_status
+        elif result.outcome is Outcome.DUPLICATE:
+            self.duplicates += 1
+        else:
+            self.rejected += 1
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One raw input item with its position (line number or array index)."""
+
+    position: int
+    payload: Any
+    raw: str
+    error: FieldError | None = None
+
+
+def ingest(
+    engine: Engine,
+    items: Iterable[Incoming],
+    *,
+    now: Callable[[], datetime],
+    default_region: str,
+    reopen_after: timedelta,
+    batch_size: int,
+) -> Iterator[ItemResult]:
+    """Validate and store items, committing every `batch_size` valid events.
+
+    Results are yielded once their batch is committed, so whatever a caller has
+    seen reported as stored is durable.
+    """
+    pending: list[ItemResult] = []
+    batch: list[tuple[int, Event]] = []
+    for item in items:
+        result = _validate(item, default_region=default_region, now=now())
+        if isinstance(result, ItemResult):
+            pending.append(result)
+            continue
+        batch.append((item.position, result))
+        if len(batch) >= batch_size:
+            yield from _flush(engine, batch, pending, now(), reopen_after)
+            batch, pending = [], []
+    yield from _flush(engine, batch, pending, now(), reopen_after)
+
+
+def _validate(item: Incoming, *, default_region: str, now: datetime) -> Event | ItemResult:
+    if item.error is not None:
+        return ItemResult(item.position, Outcome.REJECTED, None, (item.error,))
+    try:
+        return parse_native_event(
+            item.payload, raw=item.raw, default_region=default_region, now=now
+        )
+    except EventRejectedError as exc:
+        event_id = item.payload.get("event_id") if isinstance(item.payload, dict) else None
+        shown = str(event_id)[:128] if isinstance(event_id, str | int) else None
+        return ItemResult(item.position, Outcome.REJECTED, shown, tuple(exc.errors))
+
+
+def _flush(
+    engine: Engine,
+    batch: list[tuple[int, Event]],
+    pending: list[ItemResult],
+    now: datetime,
+    reopen_after: timedelta,
+) -> Iterator[ItemResult]:
+    results = list(pending)
+    if batch:
+        events = [event for _, event in batch]
+        outcomes = store_events(engine, events, now=now, reopen_after=reopen_after)
+        for (position, event), outcome in zip(batch, outcomes, strict=True):
+            unknown = event.status is Status.UNKNOWN
+            results.append(ItemResult(position, outcome, event.event_id, (), unknown))
+    results.sort(key=lambda r: r.position)
+    yield from results
+
+
+def store_events(
+    engine: Engine, events: Sequence[Event], *, now: datetime, reopen_after: timedelta
+) -> list[Outcome]:
+    """Store one batch in one transaction; an outcome per event, in order."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with write_transaction(engine) as connection:
+                return _store(connection, events, now, reopen_after)
+        except (IntegrityError, DBAPIError) as exc:
+            if attempt == ATTEMPTS or not _is_race(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _is_race(exc: DBAPIError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    # 40P01 deadlock_detected, 40001 serialization_failure
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
+
+
+def _store(
+    connection: Connection, events: Sequence[Event], now: datetime, reopen_after: timedelta
+) -> list[Outcome]:
+    keys = sorted({(e.carrier, e.tracking_number) for e in events})
+    existing = _lock_shipments(connection, keys)
+    seen = _existing_event_keys(connection, events)
+    outcomes: list[Outcome] = []
+    fresh: list[Event] = []
+    for event in events:
+        key = (event.source, event.event_id)
+        if key in seen:
+            outcomes.append(Outcome.DUPLICATE)
+        else:
+            seen.add(key)
+            fresh.append(event)
+            outcomes.append(Outcome.STORED)
+    if not fresh:
+        return outcomes
+    owners = plan_batch(existing, fresh, reopen_after)
+    _save_shipments(connection, {id(s): s for s in owners}.values(), now)
+    _insert_events(connection, fresh, owners, now)
+    _insert_contacts(connection, fresh, owners, now)
+    return outcomes
+
+
+def _lock_shipments(
+    connection: Connection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], ShipmentState]:
+    """The newest generation of each shipment, locked against concurrent batches."""
+    query = (
+        select(SHIPMENTS)
+        .where(tuple_(SHIPMENTS.c.carrier, SHIPMENTS.c.tracking_number).in_(keys))
+        .order_by(SHIPMENTS.c.id)  # lock in one order everywhere: no deadlocks
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()  # SQLite's BEGIN IMMEDIATE already serialises writers
+    latest: dict[tuple[str, str], ShipmentState] = {}
+    for row in connection.execute(query).mappings():
+        key = (row["carrier"], row["tracking_number"])
+        if key not in latest or row["generation"] > latest[key].generation:
+            values = {k: v for k, v in row.items() if k not in ("created_at", "updated_at")}
+            values["status"] = Status(values["status"])
+            latest[key] = ShipmentState(**values)
+    return latest
+
+
+def _existing_event_keys(connection: Connection, events: Sequence[Event]) -> set[tuple[str, str]]:
+    wanted = {(e.source, e.event_id) for e in events}
+    query = select(EVENTS.c.source, EVENTS.c.event_id).where(
+        tuple_(EVENTS.c.source, EVENTS.c.event_id).in_(wanted)
+    )
+    return {(row.source, row.event_id) for row in connection.execute(query)}
+
+
+def _save_shipments(connection: Connection, states: Iterable[ShipmentState], now: datetime) -> None:
+    new = [s for s in states if s.id is None]
+    changed = [s for s in states if s.id is not None and s.changed]
+    if new:
+        rows = [{**_row(s), "created_at": now, "updated_at": now} for s in new]
+        for row in rows:
+            del row["id"]
+        inserted = connection.execute(
+            SHIPMENTS.insert().returning(
+                SHIPMENTS.c.id,
+                SHIPMENTS.c.carrier,
+                SHIPMENTS.c.tracking_number,
+                SHIPMENTS.c.generation,
+                sort_by_parameter_order=True,
+            ),
+            rows,
+        )
+        for state, created in zip(new, inserted, strict=True):
+            state.id = created.id
+    if changed:
+        statement = (
+            update(SHIPMENTS)
+            .where(SHIPMENTS.c.id == bindparam("_id"))
+            .values({name: bindparam(f"v_{name}") for name in _STATE_COLUMNS})
+        )
+        params = []
+        for state in changed:
+            row = {**_row(state), "updated_at": now}
+            values = {f"v_{name}": row[name] for name in _STATE_COLUMNS}
+            params.append({"_id": state.id, **values})
+        connection.execute(statement, params)
+
+
+def _row(state: ShipmentState) -> dict[str, Any]:
+    row = state.facts()
+    row["status"] = str(state.status)
+    row["reason"] = str(state.reason) if state.reason else None
+    return row
+
+
+def _insert_events(
+    connection: Connection, events: list[Event], owners: list[ShipmentState], now: datetime
+) -> None:
+    rows = [
+        {
+            "source": e.source,
+            "event_id": e.event_id,
+            "shipment_id": owner.id,
+            "status": str(e.status),
+            "reason": str(e.reason) if e.reason else None,
+            "raw_status": e.raw_status,
+            "raw_reason": e.raw_reason,
+            "occurred_at": e.occurred_at,
+            "received_at": now,
+            "payload": e.payload,
+        }
+        for e, owner in zip(events, owners, strict=True)
+    ]
+    connection.execute(EVENTS.insert(), rows)
+
+
+def _insert_contacts(
+    connection: Connection, events: list[Event], owners: list[ShipmentState], now: datetime
+) -> None:
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for event, owner in zip(events, owners, strict=True):
+        for contact in event.contacts:
+            key = (owner.id, str(contact.kind), contact.value)
+            rows.setdefault(
+                key,
+                {
+                    "shipment_id": owner.id,
+                    "kind": str(contact.kind),
+                    "value": contact.value,
+                    "valid": contact.valid,
+                    "invalid_reason": contact.invalid_reason,
+                    "created_at": now,
+                },
+            )
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(CONTACTS).on_conflict_do_nothing(
+        index_elements=["shipment_id", "kind", "value"]
+    )
+    connection.execute(statement, list(rows.values()))
+
+
+def payload_text(payload: Any) -> str:
+    """The raw payload as stored, for sources that hand us parsed JSON."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,160 @@
+"""The database tables: shipments, their contact points, status events and the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, Index, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the backend keeps.
+
+    SQLite has no time zones and hands back naive values; storing naive UTC there and
+    tagging it on the way out keeps every datetime in the code aware.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        assert isinstance(moment, datetime)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class OutboxState(StrEnum):
+    """Life of an outbox row (design section 7)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    DEAD = "dead"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+
+
+class Shipment(SQLModel, table=True):
+    """A parcel's current state: the newest event's status and the latest known facts.
+
+    Carriers recycle tracking numbers, so (carrier, tracking_number) can have several
+    generations; the highest is the live one.
+    """
+
+    __tablename__ = "shipments"
+    __table_args__ = (
+        UniqueConstraint("carrier", "tracking_number", "generation", name="uq_shipment_generation"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    carrier: str = Field(default="", max_length=64)
+    tracking_number: str = Field(max_length=64)
+    generation: int = Field(default=1)
+    status: str = Field(max_length=32)
+    reason: str | None = Field(default=None, max_length=32)
+    status_occurred_at: datetime = Field(sa_type=UTCDateTime)
+    first_event_at: datetime = Field(sa_type=UTCDateTime)
+    depot: str | None = Field(default=None, max_length=64)
+    route_stop: int | None = None
+    next_attempt_date: date | None = None
+    next_attempt_window: str | None = Field(default=None, max_length=32)
+    held_until: date | None = None
+    pickup_point: str | None = Field(default=None, max_length=64)
+    estimated_delivery: date | None = None
+    recipient_name: str | None = Field(default=None, max_length=200)
+    recipient_locale: str | None = Field(default=None, max_length=16)
+    sender_name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ContactPoint(SQLModel, table=True):
+    """A way to reach a shipment's recipient; invalid ones are kept with the reason."""
+
+    __tablename__ = "contact_points"
+    __table_args__ = (UniqueConstraint("shipment_id", "kind", "value", name="uq_contact_point"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id", index=True)
+    kind: str = Field(max_length=8)
+    value: str = Field(max_length=320)
+    valid: bool
+    invalid_reason: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StatusEvent(SQLModel, table=True):
+    """Every event ever accepted, with the source's own payload and status code."""
+
+    __tablename__ = "status_events"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_status_event_source_id"),
+        Index("ix_status_events_shipment_occurred", "shipment_id", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    event_id: str = Field(max_length=128)
+    shipment_id: int = Field(foreign_key="shipments.id")
+    status: str = Field(max_length=32)
+    reason: str | None = Field(default=None, max_length=32)
+    raw_status: str = Field(max_length=128)
+    raw_reason: str | None = Field(default=None, max_length=128)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    payload: str = Field(sa_type=Text)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to one recipient on one channel; the table is the send queue."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint(
+            "shipment_id", "status_event_id", "channel", "purpose", name="uq_outbox_message"
+        ),
+        Index("ix_outbox_state_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id", index=True)
+    status_event_id: int | None = Field(default=None, foreign_key="status_events.id")
+    channel: str = Field(max_length=16)
+    purpose: str = Field(max_length=64)
+    template: str = Field(max_length=64)
+    locale: str = Field(max_length=16)
+    recipient: str = Field(max_length=320)
+    subject: str | None = Field(default=None, max_length=300)
+    body: str = Field(sa_type=Text)
+    body_html: str | None = Field(default=None, sa_type=Text)
+    encoding: str | None = Field(default=None, max_length=8)
+    segments: int | None = None
+    state: str = Field(default=OutboxState.PENDING, max_length=16)
+    attempts: int = Field(default=0)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    leased_by: str | None = Field(default=None, max_length=128)
+    provider_id: str | None = Field(default=None, max_length=128)
+    error_code: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,64 @@
+"""The only module that imports APScheduler: which jobs tick, and how often.
+
+APScheduler only ticks here; the database holds all state, so its in-memory job store
+is never shared between processes (APScheduler 3.x stores must not be).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import Engine
+
+from notifier import jobs
+from notifier.config import Settings
+
+HEARTBEAT_SECONDS = 10
+
+
+class NotifierScheduler:
+    """An APScheduler scheduler with notifier's jobs, and the health it reports."""
+
+    def __init__(self, scheduler: BaseScheduler, health: jobs.SchedulerHealth) -> None:
+        self._scheduler = scheduler
+        self.health = health
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    def start(self) -> None:
+        self.health.started_at = datetime.now(UTC)
+        self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+
+def build_scheduler(settings: Settings, engine: Engine, *, blocking: bool) -> NotifierScheduler:
+    defaults = {
+        # A tick missed while the process was busy or asleep is run once, late, rather
+        # than several times in a burst: every job here catches up on its own.
+        "coalesce": True,
+        "max_instances": 1,
+        "misfire_grace_time": 30,
+    }
+    scheduler: BaseScheduler = (
+        BlockingScheduler(job_defaults=defaults, timezone=UTC)
+        if blocking
+        else BackgroundScheduler(job_defaults=defaults, timezone=UTC, daemon=True)
+    )
+    health = jobs.SchedulerHealth()
+    scheduler.add_job(
+        jobs.heartbeat,
+        "interval",
+        seconds=HEARTBEAT_SECONDS,
+        args=[health],
+        id="heartbeat",
+        next_run_time=datetime.now(UTC),
+    )
+    return NotifierScheduler(scheduler, health)

@@ -1,0 +1,143 @@
+"""A shipment's state as its events arrive: ordering, terminal states, recycled tracking numbers.
+
+Pure functions over plain data; ingest.py loads and stores what they decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from notifier.vocabulary import TERMINAL_STATUSES, Event, Status
+
+# Facts that belong to one status: a newer status replaces them even with nothing, so a
+# DELIVERED shipment does not keep showing last week's "next attempt".
+STATUS_FACTS = ("next_attempt_date", "next_attempt_window", "held_until", "pickup_point")
+# Facts about the parcel: any event that knows them may fill them; the newest one wins.
+DURABLE_FACTS = (
+    "depot",
+    "route_stop",
+    "estimated_delivery",
+    "recipient_name",
+    "recipient_locale",
+    "sender_name",
+)
+
+
+@dataclass(slots=True)
+class ShipmentState:
+    carrier: str
+    tracking_number: str
+    generation: int
+    status: Status
+    reason: str | None
+    status_occurred_at: datetime
+    first_event_at: datetime
+    id: int | None = None
+    depot: str | None = None
+    route_stop: int | None = None
+    next_attempt_date: date | None = None
+    next_attempt_window: str | None = None
+    held_until: date | None = None
+    pickup_point: str | None = None
+    estimated_delivery: date | None = None
+    recipient_name: str | None = None
+    recipient_locale: str | None = None
+    sender_name: str | None = None
+    changed: bool = field(default=False, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.carrier, self.tracking_number)
+
+    def facts(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changed"}
+
+
+def open_shipment(event: Event, generation: int) -> ShipmentState:
+    state = ShipmentState(
+        carrier=event.carrier,
+        tracking_number=event.tracking_number,
+        generation=generation,
+        status=event.status,
+        reason=event.reason,
+        status_occurred_at=event.occurred_at,
+        first_event_at=event.occurred_at,
+        changed=True,
+    )
+    for name in (*STATUS_FACTS, *DURABLE_FACTS):
+        setattr(state, name, getattr(event, name))
+    return state
+
+
+def starts_new_generation(state: ShipmentState, event: Event, reopen_after: timedelta) -> bool:
+    """A CREATED long after the shipment ended is a recycled tracking number."""
+    return (
+        event.status is Status.CREATED
+        and state.status in TERMINAL_STATUSES
+        and event.occurred_at - state.status_occurred_at > reopen_after
+    )
+
+
+def takes_over_status(state: ShipmentState, event: Event) -> bool:
+    """Whether the event becomes the shipment's current status."""
+    if event.status is Status.UNKNOWN:
+        return False  # an unmapped code says nothing about where the parcel is
+    if state.status is Status.UNKNOWN:
+        return True
+    if event.occurred_at < state.status_occurred_at:
+        return False  # late arrival: stored, but never moves the status backwards
+    # Terminal states hold against anything but another terminal state (a returned
+    # parcel can still be delivered back to the sender).
+    return state.status not in TERMINAL_STATUSES or event.status in TERMINAL_STATUSES
+
+
+def apply_event(state: ShipmentState, event: Event) -> None:
+    """Fold one event into the state; sets state.changed when anything moved."""
+    before = state.facts()
+    if takes_over_status(state, event):
+        state.status = event.status
+        state.reason = event.reason
+        state.status_occurred_at = event.occurred_at
+        for name in STATUS_FACTS:
+            setattr(state, name, getattr(event, name))
+        for name in DURABLE_FACTS:
+            value = getattr(event, name)
+            if value is not None:
+                setattr(state, name, value)
+    else:
+        for name in DURABLE_FACTS:
+            if getattr(state, name) is None:
+                setattr(state, name, getattr(event, name))
+    if event.occurred_at < state.first_event_at:
+        state.first_event_at = event.occurred_at
+    if state.facts() != before:
+        state.changed = True
+
+
+def plan_batch(
+    existing: dict[tuple[str, str], ShipmentState],
+    events: list[Event],
+    reopen_after: timedelta,
+) -> list[ShipmentState]:
+    """The shipment each event belongs to, in input order; folds every event in.
+
+    Events of one shipment are applied oldest first, so a batch holding a whole
+    history ends where the newest event says, whatever the order of the input.
+    """
+    latest = dict(existing)
+    owner: dict[int, ShipmentState] = {}
+    order = sorted(range(len(events)), key=lambda i: events[i].occurred_at)
+    for index in order:
+        event = events[index]
+        key = (event.carrier, event.tracking_number)
+        state = latest.get(key)
+        if state is None:
+            state = latest[key] = open_shipment(event, generation=1)
+        elif starts_new_generation(state, event, reopen_after):
+            state = latest[key] = open_shipment(event, generation=state.generation + 1)
+        else:
+            apply_event(state, event)
+        owner[index] = state
+    return [owner[i] for i in range(len(events))]

@@ -1,0 +1,88 @@
+"""The normalised vocabulary (design section 4): statuses, reasons and the native event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """Where the parcel is."""
+
+    CREATED = "CREATED"
+    IN_TRANSIT = "IN_TRANSIT"
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    DELIVERY_ATTEMPTED = "DELIVERY_ATTEMPTED"
+    AVAILABLE_FOR_PICKUP = "AVAILABLE_FOR_PICKUP"
+    DELIVERED = "DELIVERED"
+    EXCEPTION = "EXCEPTION"
+    RETURNING = "RETURNING"
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+
+class Reason(StrEnum):
+    """Why a delivery stalled."""
+
+    RECIPIENT_ABSENT = "RECIPIENT_ABSENT"
+    ADDRESS_INACCESSIBLE = "ADDRESS_INACCESSIBLE"
+    BUSINESS_CLOSED = "BUSINESS_CLOSED"
+    REFUSED = "REFUSED"
+    ADDRESS_INCORRECT = "ADDRESS_INCORRECT"
+    SIGNATURE_REQUIRED = "SIGNATURE_REQUIRED"
+    PAYMENT_REQUIRED = "PAYMENT_REQUIRED"
+    DAMAGED = "DAMAGED"
+    DELAYED = "DELAYED"
+    CUSTOMS = "CUSTOMS"
+    WEATHER = "WEATHER"
+    OTHER = "OTHER"
+
+
+# Nothing about an earlier state is sent after one of these (design section 4).
+TERMINAL_STATUSES = frozenset({Status.DELIVERED, Status.RETURNING, Status.CANCELLED})
+
+
+class ContactKind(StrEnum):
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """A phone number or email address as checked at ingestion.
+
+    An invalid one is kept (with the reason) so ops can see why nobody was told.
+    """
+
+    kind: ContactKind
+    value: str  # normalised (E.164, or the checked email) when valid; as given otherwise
+    valid: bool
+    invalid_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One status event in the native shape (design section 5), validated and normalised."""
+
+    source: str
+    event_id: str
+    carrier: str
+    tracking_number: str
+    status: Status
+    raw_status: str
+    occurred_at: datetime  # aware, UTC
+    reason: Reason | None = None
+    raw_reason: str | None = None
+    depot: str | None = None
+    route_stop: int | None = None
+    next_attempt_date: date | None = None
+    next_attempt_window: str | None = None
+    held_until: date | None = None
+    pickup_point: str | None = None
+    estimated_delivery: date | None = None
+    recipient_name: str | None = None
+    recipient_locale: str | None = None
+    sender_name: str | None = None
+    contacts: tuple[ContactPoint, ...] = ()
+    payload: str = ""  # the raw payload as received, JSON text

@@ -1,0 +1,81 @@
+"""create_app(settings): the FastAPI application, its routers and its error pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import phonenumbers
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import Engine
+
+from notifier.config import Settings
+from notifier.db import make_engine
+from notifier.render import build_environment
+from notifier.scheduler import NotifierScheduler
+from notifier.web import api, health
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    scheduler: NotifierScheduler | None = None,
+) -> FastAPI:
+    """The web app; with a scheduler, it starts and stops with the app (`notifier run`)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown()
+
+    # The interactive docs pull scripts from a CDN: no external assets, so they are off.
+    app = FastAPI(
+        title="notifier",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine if engine is not None else make_engine(settings.database.url)
+    app.state.scheduler = scheduler
+    app.state.templates = build_environment(settings)
+    app.include_router(health.router)
+    app.include_router(api.router)
+    _add_pages(app, settings)
+    app.add_exception_handler(Exception, _internal_error)
+    return app
+
+
+def _add_pages(app: FastAPI, settings: Settings) -> None:
+    company = settings.company
+    number = phonenumbers.parse(company.phone, company.default_phone_region)
+    phone_e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request) -> HTMLResponse:
+        template = request.app.state.templates.get_template("web/index.html")
+        lang = company.default_locale.split("-")[0]
+        html = template.render(company=company, lang=lang, phone_e164=phone_e164)
+        return HTMLResponse(html)
+
+    @app.get("/static/notifier.css", include_in_schema=False)
+    def stylesheet(request: Request) -> Response:
+        css = request.app.state.templates.get_template("web/notifier.css").render()
+        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+
+async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The request body can hold personal data: log the error, never the input.
+    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+    return JSONResponse({"error": "internal error"}, status_code=500)

@@ -1,0 +1,46 @@
+"""GET /healthz: database reachable, schema current, scheduler ticking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from notifier import schema
+from notifier.errors import DatabaseUnavailableError
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz(request: Request) -> JSONResponse:
+    engine = request.app.state.engine
+    body: dict[str, Any] = {"status": "ok"}
+    healthy = True
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        current = schema.current_revision(engine)
+        body["database"] = "ok"
+    # Whatever the failure (refused, timed out, auth), the answer is the same: down.
+    except (DatabaseUnavailableError, SQLAlchemyError, OSError) as exc:
+        body["database"] = f"unreachable: {type(exc).__name__}"
+        current, healthy = None, False
+    head = schema.head_revision()
+    body["schema"] = {"current": current, "required": head, "up_to_date": current == head}
+    healthy = healthy and current == head
+    scheduler = request.app.state.scheduler
+    if scheduler is not None:
+        beat = scheduler.health.last_tick
+        body["scheduler"] = {
+            "running": scheduler.running,
+            "last_tick": beat.isoformat() if beat else None,
+            "ticks": scheduler.health.ticks,
+        }
+        healthy = healthy and scheduler.running
+    if not healthy:
+        body["status"] = "unhealthy"
+    return JSONResponse(body, status_code=200 if healthy else 503)
