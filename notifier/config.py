@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -121,24 +122,27 @@ class OpeningHours(_Section):
 
 class Company(_Section):
     name: NonEmpty
+    # Before phone: the phone check reads it (pydantic validates in declaration order).
+    default_phone_region: PhoneRegion = "IT"
     phone: NonEmpty
     phone_hours: NonEmpty
     email: EmailAddress
     website: AnyHttpUrl
     rebooking_base_url: AnyHttpUrl
     default_locale: LocaleTag = "it"
-    default_phone_region: PhoneRegion = "IT"
     timezone: TimeZoneName = "Europe/Rome"
 
-    @model_validator(mode="after")
-    def _phone_is_dialable(self) -> Company:
+    @field_validator("phone")
+    @classmethod
+    def _phone_is_dialable(cls, value: str, info: ValidationInfo) -> str:
+        region = info.data.get("default_phone_region", "IT")
         try:
-            number = phonenumbers.parse(self.phone, self.default_phone_region)
+            number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException as exc:
-            raise ValueError(f"phone: {self.phone!r} is not a phone number ({exc})") from exc
+            raise ValueError(f"{value!r} is not a phone number ({exc})") from exc
         if not phonenumbers.is_valid_number(number):
-            raise ValueError(f"phone: {self.phone!r} is not a valid phone number")
-        return self
+            raise ValueError(f"{value!r} is not a valid phone number")
+        return value
 
 
 class Database(_Section):

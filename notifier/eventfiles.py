@@ -94,6 +94,10 @@ def _csv_records(stream: BinaryIO) -> Iterator[Record]:
     missing = [name for name in REQUIRED if name not in header]
     if missing:
         raise InputFormatError(f"the CSV header lacks required column(s): {', '.join(missing)}")
+    for name in header:
+        nested = next((other for other in header if other.startswith(f"{name}.")), None)
+        if nested:
+            raise InputFormatError(f"the CSV header has both {name!r} and {nested!r}")
     line = reader.line_num
     while True:
         start = line + 1

@@ -1,0 +1,195 @@
+"""Configuration: the example is valid, and every kind of mistake is named by file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from notifier import paths
+from notifier.cli import app
+from notifier.config import Secrets, find_config_path, load_settings
+from notifier.errors import ConfigError
+from notifier.vocabulary import Reason, Status
+
+EXAMPLE = paths.example_config()
+runner = CliRunner()
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def example_with(tmp_path: Path, old: str, new: str) -> Path:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert old in text, f"the example no longer contains {old!r}"
+    return write_config(tmp_path, text.replace(old, new, 1))
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, env={})
+    return [str(p) for p in caught.value.problems]
+
+
+def test_the_example_is_valid_and_complete() -> None:
+    settings = load_settings(EXAMPLE, env={})
+    assert settings.company.timezone == "Europe/Rome"
+    assert settings.database.url.startswith("sqlite:///")
+    assert settings.channels.sms.transport == "console"
+    assert settings.channels.email.transport == "console"
+    # Every row of design section 6 has a rule.
+    assert set(settings.rules) >= {
+        Status.CREATED,
+        Status.OUT_FOR_DELIVERY,
+        Status.DELIVERY_ATTEMPTED,
+        Status.AVAILABLE_FOR_PICKUP,
+        Status.DELIVERED,
+        Status.EXCEPTION,
+        Status.RETURNING,
+    }
+    assert settings.rules[Status.DELIVERY_ATTEMPTED].reminder_after_hours == 24
+    override = settings.rules[Status.DELIVERY_ATTEMPTED].reasons[Reason.PAYMENT_REQUIRED]
+    assert override.template == "missed_delivery_payment"
+
+
+def test_check_config_accepts_the_example() -> None:
+    result = runner.invoke(app, ["check-config", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output
+
+
+def test_check_config_names_a_misspelt_key_a_bad_timezone_and_a_bad_phone(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    text = text.replace('timezone = "Europe/Rome"', 'timezone = "Europe/Roma"')
+    text = text.replace('phone = "+39 02 1234 5678"', 'phone = "12"', 1)
+    text = text.replace("batch_size = ", "bach_size = ")
+    path = write_config(tmp_path, text)
+
+    result = runner.invoke(app, ["check-config", str(path)])
+
+    assert result.exit_code != 0
+    output = " ".join(result.output.split())
+    assert f"{path}: company.timezone:" in output
+    assert "Europe/Roma" in output
+    assert f"{path}: company.phone:" in output
+    assert f"{path}: ingest.bach_size: unknown key" in output
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        ('url = "sqlite:///notifier.db"', 'url = "mysql://x/y"', "database.url", "postgresql"),
+        ('url = "sqlite:///notifier.db"', 'url = "::nonsense"', "database.url", "not a database"),
+        (
+            'website = "https://rapido.example"',
+            'website = "not a url"',
+            "company.website",
+            "URL",
+        ),
+        ('default_locale = "it"', 'default_locale = "xx-nowhere"', "company.default_locale", "locale"),
+        (
+            'default_phone_region = "IT"',
+            'default_phone_region = "ZZ"',
+            "company.default_phone_region",
+            "region",
+        ),
+        ('email = "assistenza@rapido.example"', 'email = "nobody"', "company.email", "email"),
+        ("max_body_bytes = 1048576", 'max_body_bytes = "big"', "api.max_body_bytes", "integer"),
+        ('start = "21:00"', 'start = "9pm"', "quiet_hours.start", "time"),
+        ('sat = "09:00-13:00"', 'sat = "13:00-09:00"', "depots.0.hours.sat", "time range"),
+        ('transport = "console"', 'transport = "pigeon"', "channels.sms.transport", "twilio"),
+        ('transport = "console"', 'transport = "twilio"', "channels.sms", "from_number"),
+        ("[rules.EXCEPTION]", "[rules.EXCEPTIONS]", "rules.EXCEPTIONS", "not a status"),
+        (
+            "[rules.DELIVERY_ATTEMPTED.reasons.PAYMENT_REQUIRED]",
+            "[rules.DELIVERY_ATTEMPTED.reasons.NO_MONEY]",
+            "rules.DELIVERY_ATTEMPTED.reasons.NO_MONEY",
+            "not a status or reason",
+        ),
+        ('channels = ["sms", "email"]', 'channels = ["fax"]', "rules.CREATED.channels.0", "sms"),
+        (
+            'code = "LK-MI-03"',
+            'code = "PP-MI-12"',
+            "pickup_points",
+            "codes used twice: PP-MI-12",
+        ),
+        (
+            "[channels.email]",
+            '[channels.email]\npassword = "hunter2"',
+            "channels.email.password",
+            "NOTIFIER_SMTP_PASSWORD",
+        ),
+        ("# override_dir", 'override_dir = "nowhere"\n#', "templates.override_dir", "directory"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and "." in v and " " not in v else None,
+)
+def test_each_mistake_is_named_by_key(
+    tmp_path: Path, old: str, new: str, key: str, words: str
+) -> None:
+    problems = problems_of(example_with(tmp_path, old, new))
+    matching = [p for p in problems if f": {key}:" in p]
+    assert matching, f"no problem names {key}: {problems}"
+    assert any(words.lower() in p.lower() for p in matching), matching
+
+
+def test_a_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[company]\nname = \n")
+    (problem,) = problems_of(path)
+    assert str(path) in problem
+    assert "line 2" in problem
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path / "absent.toml")
+    assert "absent.toml" in problem
+    assert "not found" in problem
+
+
+def test_a_missing_required_key_is_named(tmp_path: Path) -> None:
+    path = example_with(tmp_path, 'name = "Rapido Consegne"\n', "")
+    assert any("company.name: required key is missing" in p for p in problems_of(path))
+
+
+def test_rules_keep_defaults_for_keys_not_written(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        EXAMPLE.read_text(encoding="utf-8").split("# Notification rules")[0]
+        + '[rules.CREATED]\nchannels = ["email"]\n',
+    )
+    settings = load_settings(path, env={})
+    assert settings.rules[Status.CREATED].channels == ["email"]
+    assert settings.rules[Status.CREATED].template == "created"
+    assert settings.rules[Status.OUT_FOR_DELIVERY].delay_minutes == 5
+
+
+def test_secrets_and_database_url_come_from_the_environment() -> None:
+    env = {
+        "NOTIFIER_DATABASE_URL": "postgresql://notifier@db/notifier",
+        "NOTIFIER_API_KEY": "first-key, second-key",
+        "TWILIO_AUTH_TOKEN": "s3cr3t-value",
+    }
+    settings = load_settings(EXAMPLE, env=env)
+    assert settings.database.url == "postgresql://notifier@db/notifier"
+    keys = [k.get_secret_value() for k in settings.secrets.api_keys]
+    assert keys == ["first-key", "second-key"]
+    assert settings.secrets.twilio_auth_token is not None
+    assert "s3cr3t-value" not in repr(settings.secrets)
+    assert "secrets" not in settings.model_dump()
+
+
+def test_no_secrets_means_none() -> None:
+    assert Secrets.from_environment({}) == Secrets()
+
+
+def test_config_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    explicit = tmp_path / "explicit.toml"
+    assert find_config_path(explicit, {"NOTIFIER_CONFIG": "env.toml"}) == explicit
+    assert find_config_path(None, {"NOTIFIER_CONFIG": "env.toml"}) == Path("env.toml")
+    assert find_config_path(None, {}) == EXAMPLE
+    (tmp_path / "config.toml").write_text("", encoding="utf-8")
+    assert find_config_path(None, {}) == Path("config.toml")
