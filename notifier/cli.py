@@ -102,6 +102,8 @@ def db_upgrade(config: ConfigOption = None) -> None:
         schema.upgrade(engine)
     except NotifierError as exc:
         raise _fail(exc) from exc
+    finally:
+        engine.dispose()
     head = schema.head_revision()
     typer.echo(f"schema at {head}" + ("" if before == head else f" (was {before or 'empty'})"))
 
@@ -110,10 +112,13 @@ def db_upgrade(config: ConfigOption = None) -> None:
 def db_current(config: ConfigOption = None) -> None:
     """Print the schema version of the database and the one this notifier needs."""
     settings = _settings(config)
+    engine = make_engine(settings.database.url)
     try:
-        current = schema.current_revision(make_engine(settings.database.url))
+        current = schema.current_revision(engine)
     except NotifierError as exc:
         raise _fail(exc) from exc
+    finally:
+        engine.dispose()
     head = schema.head_revision()
     state = "up to date" if current == head else "out of date: run `notifier db upgrade`"
     typer.echo(f"database {current or 'empty'}, needed {head}: {state}")
@@ -126,6 +131,7 @@ def _ready_engine(settings: Settings) -> Engine:
     try:
         schema.ensure_current(engine)
     except NotifierError as exc:
+        engine.dispose()
         raise _fail(exc) from exc
     return engine
 
@@ -160,6 +166,8 @@ def ingest(
     except KeyboardInterrupt:
         err.print(f"interrupted: {run.summary_line()}; run the same command again to finish")
         raise typer.Exit(130) from None
+    finally:
+        engine.dispose()
     err.print(run.summary_line())
     raise typer.Exit(0 if ok else 1)
 

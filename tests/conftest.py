@@ -81,7 +81,8 @@ def postgres_admin() -> Iterator[Engine]:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001  any failure to connect means "absent"
+    # Whatever stops the connection (refused, no such role, timeout) means "absent".
+    except Exception as exc:
         engine.dispose()
         require("postgres", f"cannot connect to {POSTGRES_ADMIN_URL}: {type(exc).__name__}")
     yield engine

@@ -71,9 +71,7 @@ def test_the_same_event_id_from_another_source_is_another_event(
     assert run(engine, [first, second]) == [Outcome.STORED, Outcome.STORED]
 
 
-def test_the_raw_payload_and_status_code_are_kept(
-    engine: Engine, make_event: EventFactory
-) -> None:
+def test_the_raw_payload_and_status_code_are_kept(engine: Engine, make_event: EventFactory) -> None:
     event = make_event(status="Handed to a neighbour", custom_field={"x": 1})
     run(engine, [event])
     with engine.connect() as connection:

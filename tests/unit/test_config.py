@@ -90,7 +90,12 @@ def test_check_config_names_a_misspelt_key_a_bad_timezone_and_a_bad_phone(tmp_pa
             "company.website",
             "URL",
         ),
-        ('default_locale = "it"', 'default_locale = "xx-nowhere"', "company.default_locale", "locale"),
+        (
+            'default_locale = "it"',
+            'default_locale = "xx-nowhere"',
+            "company.default_locale",
+            "locale",
+        ),
         (
             'default_phone_region = "IT"',
             'default_phone_region = "ZZ"',

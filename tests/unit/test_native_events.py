@@ -59,7 +59,11 @@ def test_the_design_example_is_parsed_whole() -> None:
     assert event.sender_name == "Libreria Sant'Orsola"
     phone, email = event.contacts
     assert (phone.kind, phone.value, phone.valid) == (ContactKind.PHONE, "+393331234567", True)
-    assert (email.kind, email.value, email.valid) == (ContactKind.EMAIL, "giovanni@example.it", True)
+    assert (email.kind, email.value, email.valid) == (
+        ContactKind.EMAIL,
+        "giovanni@example.it",
+        True,
+    )
     assert json.loads(event.payload) == payload
 
 
