@@ -74,3 +74,31 @@ class InputFormatError(NotifierError, ValueError):
 
 class RequestTooLargeError(NotifierError):
     """The request body is larger than the configured limit."""
+
+
+class DuplicateMessageError(NotifierError):
+    """An outbox message with the same (shipment, event, channel, purpose) already exists."""
+
+
+class ChannelError(NotifierError):
+    """The channel could not hand the message to its provider."""
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        self.code = code  # the provider's own error code, e.g. Twilio "21211", SMTP "550"
+        super().__init__(message)
+
+
+class TemporaryChannelError(ChannelError):
+    """The provider could not take the message now; it may later."""
+
+
+class PermanentChannelError(ChannelError):
+    """The provider refused the message for good; retrying cannot help."""
+
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, opted_out: bool = False
+    ) -> None:
+        # The recipient asked not to be messaged on this address (Twilio 21610): record
+        # it, so nothing else is sent there until they opt back in.
+        self.opted_out = opted_out
+        super().__init__(message, code=code)

@@ -1,0 +1,36 @@
+"""What every channel takes and gives back: OutgoingMessage in, SendResult out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One rendered message, ready for its channel; channels never touch the database."""
+
+    outbox_id: int
+    channel: str  # "sms" or "email"
+    recipient: str  # E.164 phone number, or email address
+    body: str  # SMS text, or the email's plain-text part
+    locale: str
+    subject: str | None = None  # email only
+    body_html: str | None = None  # email only
+    unsubscribe_url: str | None = None  # email only: List-Unsubscribe (RFC 8058)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The provider accepted the message."""
+
+    provider_id: str | None  # Twilio's message SID, the email's Message-ID
+    provider_status: str | None = None  # e.g. Twilio's "queued"
+
+
+class Channel(Protocol):
+    """A way to reach a recipient. Raises TemporaryChannelError or PermanentChannelError."""
+
+    name: str
+
+    def send(self, message: OutgoingMessage) -> SendResult: ...
