@@ -164,6 +164,26 @@ class Api(_Section):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
 
 
+class Web(_Section):
+    # Where notifier itself is reached from outside: Twilio's status callbacks and the
+    # unsubscribe links in emails are built on it, never on a request's Host header.
+    public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
+
+    def url(self, path: str) -> str:
+        return str(self.public_base_url).rstrip("/") + "/" + path.lstrip("/")
+
+
+class Dispatch(_Section):
+    interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    batch_size: int = Field(default=50, ge=1, le=1000)
+    # A worker that dies mid-send frees its rows when the lease ends; it must outlast
+    # the slowest provider call (SMTP timeout) with room to spare.
+    lease_seconds: int = Field(default=120, ge=10)
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    retry_base_seconds: int = Field(default=30, ge=1)
+    retry_max_seconds: int = Field(default=3600, ge=1)
+
+
 class Ingest(_Section):
     batch_size: int = Field(default=500, ge=1, le=10_000)
     reopen_after_days: int = Field(default=60, ge=1)
@@ -306,8 +326,10 @@ class Secrets(BaseModel):
 class Settings(_Section):
     company: Company
     database: Database = Database()
+    web: Web = Web()
     api: Api = Api()
     ingest: Ingest = Ingest()
+    dispatch: Dispatch = Dispatch()
     channels: Channels = Channels()
     quiet_hours: QuietHours = QuietHours()
     depots: list[Depot] = Field(default_factory=list)
