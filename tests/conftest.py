@@ -16,6 +16,9 @@ from notifier import schema
 from notifier.config import Settings, settings_from_data
 from notifier.db import make_engine
 
+# Provider servers (SMTP, Prism, our fake Twilio) live in their own module.
+pytest_plugins = ["tests.providers"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 POSTGRES_ADMIN_URL = os.environ.get(

@@ -1,0 +1,1 @@
+"""Fixtures for real provider stand-ins: SMTP server, Prism with Twilio's spec, fake Twilio."""
