@@ -228,6 +228,17 @@ class QuietHours(_Section):
     end: time = time(8, 0)
 
 
+class Notifications(_Section):
+    # An event older than this when it reaches us (a backfill, a replayed file) is stored
+    # but tells nobody anything: the news is stale.
+    max_event_age_hours: int = Field(default=48, ge=1)
+    # The same status again within this window (a second "out for delivery" scan) does
+    # not message again; a second missed delivery the next day does.
+    repeat_after_hours: int = Field(default=12, ge=0)
+    # Local time at which reminders for a date (pickup deadline) go out.
+    reminder_time: time = time(10, 0)
+
+
 class Place(_Section):
     code: NonEmpty
     name: NonEmpty
@@ -263,6 +274,7 @@ class Rule(_Section):
     delay_minutes: int = Field(default=0, ge=0)
     reminder_after_hours: int | None = Field(default=None, ge=1)
     reminder_days_before_deadline: int | None = Field(default=None, ge=1)
+    reminder_template: str | None = None
     reasons: dict[Reason, RuleOverride] = Field(default_factory=dict)
 
 
@@ -278,11 +290,14 @@ DEFAULT_RULES: dict[Status, dict[str, Any]] = {
         "template": "missed_delivery",
         "purpose": "missed_delivery",
         "reminder_after_hours": 24,
+        "reminder_template": "missed_delivery_reminder",
+        "reasons": {Reason.PAYMENT_REQUIRED: {"template": "missed_delivery_payment"}},
     },
     Status.AVAILABLE_FOR_PICKUP: {
         "template": "ready_for_pickup",
         "purpose": "ready_for_pickup",
         "reminder_days_before_deadline": 2,
+        "reminder_template": "pickup_reminder",
     },
     Status.DELIVERED: {"template": "delivered", "purpose": "delivered"},
     Status.EXCEPTION: {"template": "exception", "purpose": "exception"},
@@ -332,6 +347,7 @@ class Settings(_Section):
     dispatch: Dispatch = Dispatch()
     channels: Channels = Channels()
     quiet_hours: QuietHours = QuietHours()
+    notifications: Notifications = Notifications()
     depots: list[Depot] = Field(default_factory=list)
     pickup_points: list[PickupPoint] = Field(default_factory=list)
     rules: dict[Status, Rule] = Field(default_factory=dict, validate_default=True)
@@ -347,7 +363,12 @@ class Settings(_Section):
         merged: dict[Any, Any] = {status: dict(rule) for status, rule in DEFAULT_RULES.items()}
         for status, rule in value.items():
             base = merged.get(status, {})
-            merged[status] = {**base, **rule} if isinstance(rule, dict) else rule
+            if not isinstance(rule, dict):
+                merged[status] = rule
+                continue
+            merged[status] = {**base, **rule}
+            if isinstance(rule.get("reasons"), dict):
+                merged[status]["reasons"] = {**base.get("reasons", {}), **rule["reasons"]}
         return merged
 
     @model_validator(mode="after")

@@ -142,7 +142,9 @@ class OutboxMessage(SQLModel, table=True):
     locale: str = Field(max_length=16)
     recipient: str = Field(max_length=320)
     subject: str | None = Field(default=None, max_length=300)
-    body: str = Field(sa_type=Text)
+    # Rendered when sent (so a message reflects the shipment as it is then) and kept,
+    # so ops can see exactly what went out.
+    body: str | None = Field(default=None, sa_type=Text)
     body_html: str | None = Field(default=None, sa_type=Text)
     encoding: str | None = Field(default=None, max_length=8)
     segments: int | None = None
@@ -158,3 +160,16 @@ class OutboxMessage(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OptOut(SQLModel, table=True):
+    """An address that asked not to be messaged (STOP, unsubscribe, provider 21610)."""
+
+    __tablename__ = "opt_outs"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_opt_out"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    reason: str = Field(max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
