@@ -1,0 +1,216 @@
+"""The outbox as a queue: enqueue, claim with a lease, and record each outcome. All its SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, and_, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from notifier.db import write_transaction
+from notifier.errors import DuplicateMessageError
+from notifier.models import OptOut, OutboxMessage, OutboxState
+
+OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+OPT_OUTS: Table = OptOut.__table__  # type: ignore[attr-defined]
+UNIQUE_KEY = "uq_outbox_message"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    shipment_id: int
+    status_event_id: int | None
+    channel: str
+    purpose: str
+    template: str
+    locale: str
+    recipient: str
+    due_at: datetime
+    state: OutboxState = OutboxState.PENDING
+    last_error: str | None = None  # for rows recorded as suppressed: why
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row this worker holds until its lease ends."""
+
+    id: int
+    shipment_id: int
+    status_event_id: int | None
+    channel: str
+    purpose: str
+    template: str
+    locale: str
+    recipient: str
+    attempts: int  # including this one
+
+
+def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
+    row = asdict(message)
+    row["state"] = str(message.state)
+    finished = message.state is not OutboxState.PENDING
+    return {**row, "created_at": now, "updated_at": now, "finished_at": now if finished else None}
+
+
+def enqueue_many(connection: Connection, messages: Sequence[NewMessage], now: datetime) -> None:
+    """Rows for freshly stored events: their keys cannot exist yet, so a clash is a bug."""
+    if messages:
+        connection.execute(OUTBOX.insert(), [_row(m, now) for m in messages])
+
+
+def enqueue(connection: Connection, message: NewMessage, now: datetime) -> int:
+    """One row; DuplicateMessageError when (shipment, event, channel, purpose) exists."""
+    try:
+        with connection.begin_nested():
+            result = connection.execute(OUTBOX.insert().returning(OUTBOX.c.id), _row(message, now))
+            return int(result.scalar_one())
+    except IntegrityError as exc:
+        if _violates_unique_key(exc):
+            raise DuplicateMessageError() from exc
+        raise
+
+
+def _violates_unique_key(exc: IntegrityError) -> bool:
+    # PostgreSQL names the constraint; SQLite lists its columns instead.
+    text = str(exc.orig)
+    return UNIQUE_KEY in text or "outbox.shipment_id, outbox.status_event_id" in text
+
+
+def claim(
+    engine: Engine, *, worker: str, now: datetime, limit: int, lease: timedelta
+) -> list[Claimed]:
+    """Lease up to `limit` due rows: pending and due, or abandoned by a worker whose lease ended.
+
+    PostgreSQL skips rows other workers are claiming (FOR UPDATE SKIP LOCKED); SQLite's
+    BEGIN IMMEDIATE lets one claimer in at a time. Either way a row has one holder.
+    """
+    due = or_(
+        and_(OUTBOX.c.state == OutboxState.PENDING, OUTBOX.c.due_at <= now),
+        and_(OUTBOX.c.state == OutboxState.SENDING, OUTBOX.c.lease_until < now),
+    )
+    candidates = select(OUTBOX.c.id).where(due).order_by(OUTBOX.c.due_at, OUTBOX.c.id).limit(limit)
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                state=OutboxState.SENDING,
+                lease_until=now + lease,
+                leased_by=worker,
+                attempts=OUTBOX.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                OUTBOX.c.id,
+                OUTBOX.c.shipment_id,
+                OUTBOX.c.status_event_id,
+                OUTBOX.c.channel,
+                OUTBOX.c.purpose,
+                OUTBOX.c.template,
+                OUTBOX.c.locale,
+                OUTBOX.c.recipient,
+                OUTBOX.c.attempts,
+            )
+        )
+        rows = connection.execute(statement).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
+def _finish(
+    connection: Connection, message: Claimed, *, worker: str, now: datetime, values: dict[str, Any]
+) -> bool:
+    """Update a row this worker still holds; False when its lease was lost meanwhile."""
+    result = connection.execute(
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.id == message.id,
+            OUTBOX.c.state == OutboxState.SENDING,
+            OUTBOX.c.leased_by == worker,
+        )
+        .values(lease_until=None, leased_by=None, updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+def mark_sent(
+    connection: Connection,
+    message: Claimed,
+    *,
+    worker: str,
+    now: datetime,
+    provider_id: str | None,
+    rendered: dict[str, Any],
+) -> bool:
+    """The provider accepted it; `rendered` holds subject, body, body_html, encoding, segments."""
+    values = {
+        **rendered,
+        "state": OutboxState.SENT,
+        "provider_id": provider_id,
+        "sent_at": now,
+        "error_code": None,
+        "last_error": None,
+    }
+    return _finish(connection, message, worker=worker, now=now, values=values)
+
+
+def mark_retry(
+    connection: Connection,
+    message: Claimed,
+    *,
+    worker: str,
+    now: datetime,
+    due_at: datetime,
+    error: str,
+    code: str | None,
+) -> bool:
+    values = {
+        "state": OutboxState.PENDING,
+        "due_at": due_at,
+        "last_error": error[:2000],
+        "error_code": code,
+    }
+    return _finish(connection, message, worker=worker, now=now, values=values)
+
+
+def mark_final(
+    connection: Connection,
+    message: Claimed,
+    *,
+    worker: str,
+    now: datetime,
+    state: OutboxState,
+    error: str | None = None,
+    code: str | None = None,
+) -> bool:
+    """failed, dead, cancelled or suppressed: the row is done and will not be sent."""
+    values = {"state": state, "finished_at": now, "last_error": error, "error_code": code}
+    return _finish(connection, message, worker=worker, now=now, values=values)
+
+
+def record_opt_out(
+    connection: Connection, *, channel: str, address: str, reason: str, now: datetime
+) -> None:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OPT_OUTS).on_conflict_do_nothing(
+        index_elements=["channel", "address"]
+    )
+    connection.execute(
+        statement, {"channel": channel, "address": address, "reason": reason, "created_at": now}
+    )
+
+
+def opted_out(connection: Connection, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (channel, address) pairs asked not to be messaged."""
+    wanted = set(pairs)
+    if not wanted:
+        return set()
+    query = select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(
+        tuple_(OPT_OUTS.c.channel, OPT_OUTS.c.address).in_(wanted)
+    )
+    return {(row.channel, row.address) for row in connection.execute(query)}
