@@ -100,13 +100,13 @@ class Dispatcher:
         event_ids = {m.status_event_id for m in claimed if m.status_event_id is not None}
         with read_transaction(self.engine) as connection:
             shipments = {
-                row["id"]: row
+                row["id"]: dict(row)
                 for row in connection.execute(
                     select(SHIPMENTS).where(SHIPMENTS.c.id.in_(shipment_ids))
                 ).mappings()
             }
             events = {
-                row["id"]: row
+                row["id"]: dict(row)
                 for row in connection.execute(
                     select(EVENTS).where(EVENTS.c.id.in_(event_ids))
                 ).mappings()
@@ -117,7 +117,7 @@ class Dispatcher:
                 .where(CONTACTS.c.shipment_id.in_(shipment_ids))
                 .order_by(CONTACTS.c.id)
             ).mappings():
-                contacts.setdefault(row["shipment_id"], []).append(row)
+                contacts.setdefault(row["shipment_id"], []).append(dict(row))
             opted = outbox.opted_out(connection, {(m.channel, m.recipient) for m in claimed})
         return _Context(shipments, events, contacts, opted)
 

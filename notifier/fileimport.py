@@ -93,10 +93,8 @@ class FileImport:
                 for result in ingest(
                     self.engine,
                     self._incoming(stream, fmt, advance),
+                    settings=self.settings,
                     now=self.now,
-                    default_region=self.settings.company.default_phone_region,
-                    reopen_after=self.settings.ingest.reopen_after,
-                    batch_size=self.settings.ingest.batch_size,
                 ):
                     self.summary.count(result)
                     if result.outcome is Outcome.REJECTED:

@@ -7,15 +7,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier.carriers.native import parse_native_event
+from notifier.config import Ingest, Settings
 from notifier.db import write_transaction
 from notifier.errors import EventRejectedError, FieldError
 from notifier.models import ContactPoint, Shipment, StatusEvent
+from notifier.notifications import StoredEvent, enqueue_notifications
 from notifier.tracking import ShipmentState, plan_batch
 from notifier.vocabulary import Event, Status
 
@@ -86,28 +89,32 @@ def ingest(
     engine: Engine,
     items: Iterable[Incoming],
     *,
+    settings: Settings,
     now: Callable[[], datetime],
-    default_region: str,
-    reopen_after: timedelta,
-    batch_size: int,
+    batch_size: int | None = None,
+    notify: bool = True,
 ) -> Iterator[ItemResult]:
     """Validate and store items, committing every `batch_size` valid events.
 
-    Results are yielded once their batch is committed, so whatever a caller has
-    seen reported as stored is durable.
+    With `notify`, the messages the rules call for are put in the outbox in the same
+    transaction as their events. Results are yielded once their batch is committed,
+    so whatever a caller has seen reported as stored is durable.
     """
+    size = batch_size or settings.ingest.batch_size
+    region = settings.company.default_phone_region
+    store = partial(store_events, engine, settings=settings if notify else None)
     pending: list[ItemResult] = []
     batch: list[tuple[int, Event]] = []
     for item in items:
-        result = _validate(item, default_region=default_region, now=now())
+        result = _validate(item, default_region=region, now=now())
         if isinstance(result, ItemResult):
             pending.append(result)
             continue
         batch.append((item.position, result))
-        if len(batch) >= batch_size:
-            yield from _flush(engine, batch, pending, now(), reopen_after)
+        if len(batch) >= size:
+            yield from _flush(store, batch, pending, now())
             batch, pending = [], []
-    yield from _flush(engine, batch, pending, now(), reopen_after)
+    yield from _flush(store, batch, pending, now())
 
 
 def _validate(item: Incoming, *, default_region: str, now: datetime) -> Event | ItemResult:
@@ -124,16 +131,15 @@ def _validate(item: Incoming, *, default_region: str, now: datetime) -> Event | 
 
 
 def _flush(
-    engine: Engine,
+    store: Callable[..., list[Outcome]],
     batch: list[tuple[int, Event]],
     pending: list[ItemResult],
     now: datetime,
-    reopen_after: timedelta,
 ) -> Iterator[ItemResult]:
     results = list(pending)
     if batch:
         events = [event for _, event in batch]
-        outcomes = store_events(engine, events, now=now, reopen_after=reopen_after)
+        outcomes = store(events, now=now)
         for (position, event), outcome in zip(batch, outcomes, strict=True):
             unknown = event.status is Status.UNKNOWN
             results.append(ItemResult(position, outcome, event.event_id, (), unknown))
@@ -142,17 +148,31 @@ def _flush(
 
 
 def store_events(
-    engine: Engine, events: Sequence[Event], *, now: datetime, reopen_after: timedelta
+    engine: Engine,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    settings: Settings | None,
+    reopen_after: timedelta | None = None,
 ) -> list[Outcome]:
-    """Store one batch in one transaction; an outcome per event, in order."""
+    """Store one batch in one transaction; an outcome per event, in order.
+
+    With settings, the batch's messages are enqueued in that same transaction.
+    """
+    if reopen_after is None:
+        reopen_after = settings.ingest.reopen_after if settings else Ingest().reopen_after
     with write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(INGEST_LOCK_ID)))
-        return _store(connection, events, now, reopen_after)
+        return _store(connection, events, now, reopen_after, settings)
 
 
 def _store(
-    connection: Connection, events: Sequence[Event], now: datetime, reopen_after: timedelta
+    connection: Connection,
+    events: Sequence[Event],
+    now: datetime,
+    reopen_after: timedelta,
+    settings: Settings | None,
 ) -> list[Outcome]:
     keys = sorted({(e.carrier, e.tracking_number) for e in events})
     existing = _latest_shipments(connection, keys)
@@ -169,10 +189,23 @@ def _store(
             outcomes.append(Outcome.STORED)
     if not fresh:
         return outcomes
-    owners = plan_batch(existing, fresh, reopen_after)
+    placements = plan_batch(existing, fresh, reopen_after)
+    owners = [p.state for p in placements]
     _save_shipments(connection, {id(s): s for s in owners}.values(), now)
-    _insert_events(connection, fresh, owners, now)
+    row_ids = _insert_events(connection, fresh, owners, now)
     _insert_contacts(connection, fresh, owners, now)
+    if settings is not None:
+        stored = [
+            StoredEvent(
+                event=event,
+                row_id=row_id,
+                shipment_id=placement.state.id or 0,
+                shipment_locale=placement.state.recipient_locale,
+                transition=placement.transition,
+            )
+            for event, row_id, placement in zip(fresh, row_ids, placements, strict=True)
+        ]
+        enqueue_notifications(connection, stored, settings=settings, now=now)
     return outcomes
 
 
@@ -243,7 +276,7 @@ def _row(state: ShipmentState) -> dict[str, Any]:
 
 def _insert_events(
     connection: Connection, events: list[Event], owners: list[ShipmentState], now: datetime
-) -> None:
+) -> list[int]:
     rows = [
         {
             "source": e.source,
@@ -259,7 +292,10 @@ def _insert_events(
         }
         for e, owner in zip(events, owners, strict=True)
     ]
-    connection.execute(EVENTS.insert(), rows)
+    inserted = connection.execute(
+        EVENTS.insert().returning(EVENTS.c.id, sort_by_parameter_order=True), rows
+    )
+    return [row.id for row in inserted]
 
 
 def _insert_contacts(

@@ -13,7 +13,8 @@ from notifier.config import Settings
 from notifier.messages import choose_locale
 from notifier.models import OutboxState
 from notifier.quiethours import recipient_timezone
-from notifier.rules import CHANNEL_CONTACT, Recipient, Transition, decide
+from notifier.rules import CHANNEL_CONTACT, Recipient, decide
+from notifier.tracking import Transition
 from notifier.vocabulary import ContactKind, ContactPoint, Event
 
 CONTACTS = outbox.OUTBOX.metadata.tables["contact_points"]

@@ -8,18 +8,10 @@ from zoneinfo import ZoneInfo
 
 from notifier.config import Rule, Settings
 from notifier.quiethours import next_allowed
+from notifier.tracking import Transition
 from notifier.vocabulary import ContactKind, ContactPoint, Event, Reason, Status
 
 CHANNEL_CONTACT = {"sms": ContactKind.PHONE, "email": ContactKind.EMAIL}
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """What the event did to its shipment when it was folded in."""
-
-    took_over: bool  # it became the current status (not late, not behind a terminal state)
-    previous_status: Status | None  # None for a shipment this event opened
-    previous_status_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

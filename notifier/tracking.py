@@ -55,6 +55,23 @@ class ShipmentState:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changed"}
 
 
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """What one event did to its shipment when it was folded in."""
+
+    took_over: bool  # it became the current status (not late, not behind a terminal state)
+    previous_status: Status | None  # None when the event opened the shipment
+    previous_status_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an event of a batch went, and what it did there."""
+
+    state: ShipmentState
+    transition: Transition
+
+
 def open_shipment(event: Event, generation: int) -> ShipmentState:
     state = ShipmentState(
         carrier=event.carrier,
@@ -93,10 +110,15 @@ def takes_over_status(state: ShipmentState, event: Event) -> bool:
     return state.status not in TERMINAL_STATUSES or event.status in TERMINAL_STATUSES
 
 
-def apply_event(state: ShipmentState, event: Event) -> None:
+def apply_event(state: ShipmentState, event: Event) -> Transition:
     """Fold one event into the state; sets state.changed when anything moved."""
     before = state.facts()
-    if takes_over_status(state, event):
+    transition = Transition(
+        took_over=takes_over_status(state, event),
+        previous_status=state.status,
+        previous_status_at=state.status_occurred_at,
+    )
+    if transition.took_over:
         state.status = event.status
         state.reason = event.reason
         state.status_occurred_at = event.occurred_at
@@ -114,30 +136,31 @@ def apply_event(state: ShipmentState, event: Event) -> None:
         state.first_event_at = event.occurred_at
     if state.facts() != before:
         state.changed = True
+    return transition
 
 
 def plan_batch(
     existing: dict[tuple[str, str], ShipmentState],
     events: list[Event],
     reopen_after: timedelta,
-) -> list[ShipmentState]:
+) -> list[Placement]:
     """The shipment each event belongs to, in input order; folds every event in.
 
     Events of one shipment are applied oldest first, so a batch holding a whole
     history ends where the newest event says, whatever the order of the input.
     """
     latest = dict(existing)
-    owner: dict[int, ShipmentState] = {}
+    placed: dict[int, Placement] = {}
     order = sorted(range(len(events)), key=lambda i: events[i].occurred_at)
     for index in order:
         event = events[index]
         key = (event.carrier, event.tracking_number)
         state = latest.get(key)
-        if state is None:
-            state = latest[key] = open_shipment(event, generation=1)
-        elif starts_new_generation(state, event, reopen_after):
-            state = latest[key] = open_shipment(event, generation=state.generation + 1)
+        if state is None or starts_new_generation(state, event, reopen_after):
+            generation = 1 if state is None else state.generation + 1
+            state = latest[key] = open_shipment(event, generation=generation)
+            opened = event.status is not Status.UNKNOWN
+            placed[index] = Placement(state, Transition(opened, None, None))
         else:
-            apply_event(state, event)
-        owner[index] = state
-    return [owner[i] for i in range(len(events))]
+            placed[index] = Placement(state, apply_event(state, event))
+    return [placed[i] for i in range(len(events))]

@@ -90,9 +90,8 @@ def _store(request: Request, settings: Settings, items: list[Any]) -> list[ItemR
         ingest(
             request.app.state.engine,
             incoming,
+            settings=settings,
             now=lambda: datetime.now(UTC),
-            default_region=settings.company.default_phone_region,
-            reopen_after=settings.ingest.reopen_after,
             batch_size=len(items),
         )
     )

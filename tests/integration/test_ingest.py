@@ -11,18 +11,18 @@ from sqlalchemy import Engine, func, select, text
 
 from notifier.ingest import Incoming, Outcome, ingest
 from notifier.models import ContactPoint, Shipment, StatusEvent
-from tests.conftest import NOW, EventFactory
+from tests.conftest import NOW, EventFactory, make_settings
 from tests.integration.events import final_statuses, histories
 
 
 def run(engine: Engine, payloads: list[Any], batch_size: int = 100) -> list[Outcome]:
     items = [Incoming(i, p, json.dumps(p)) for i, p in enumerate(payloads)]
+    settings = make_settings(str(engine.url.render_as_string(hide_password=False)))
     results = ingest(
         engine,
         items,
+        settings=settings,
         now=lambda: NOW + timedelta(days=10),
-        default_region="IT",
-        reopen_after=timedelta(days=60),
         batch_size=batch_size,
     )
     return [r.outcome for r in results]

@@ -8,7 +8,8 @@ from itertools import permutations
 
 import pytest
 
-from notifier.tracking import plan_batch
+from notifier.tracking import ShipmentState, Transition
+from notifier.tracking import plan_batch as plan_placements
 from notifier.vocabulary import Event, Status
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -26,6 +27,12 @@ def event(status: Status, hours: float, **facts: object) -> Event:
         occurred_at=T0 + timedelta(hours=hours),
     )
     return replace(base, **facts)  # type: ignore[arg-type]
+
+
+def plan_batch(
+    existing: dict[tuple[str, str], ShipmentState], events: list[Event], reopen: timedelta
+) -> list[ShipmentState]:
+    return [p.state for p in plan_placements(existing, events, reopen)]
 
 
 HISTORY = [
@@ -120,3 +127,24 @@ def test_unchanged_state_is_not_marked_changed() -> None:
     (again,) = plan_batch({state.key: state}, [event(Status.IN_TRANSIT, 12)], REOPEN)
     assert again is state
     assert state.changed is False
+
+
+def test_each_event_says_what_it_did_to_its_shipment() -> None:
+    created, late, moved, repeated = plan_placements(
+        {},
+        [
+            event(Status.CREATED, 0),
+            event(Status.CREATED, -1, event_id="early"),
+            event(Status.IN_TRANSIT, 5),
+            event(Status.IN_TRANSIT, 6, event_id="again"),
+        ],
+        REOPEN,
+    )
+    assert late.transition == Transition(True, None, None)  # the oldest opened the shipment
+    assert created.transition == Transition(True, Status.CREATED, T0 - timedelta(hours=1))
+    assert moved.transition == Transition(True, Status.CREATED, T0)
+    assert repeated.transition == Transition(True, Status.IN_TRANSIT, T0 + timedelta(hours=5))
+    (overtaken,) = plan_placements(
+        {moved.state.key: moved.state}, [event(Status.CREATED, 1)], REOPEN
+    )
+    assert overtaken.transition.took_over is False
