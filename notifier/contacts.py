@@ -14,7 +14,6 @@ _TEXTABLE = {
     phonenumbers.PhoneNumberType.MOBILE,
     phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     phonenumbers.PhoneNumberType.PAGER,
-    phonenumbers.PhoneNumberType.UNKNOWN,
 }
 
 MAX_EMAIL_LENGTH = 320  # RFC 3696 errata: 64 local + @ + 255 domain
@@ -28,9 +27,12 @@ def parse_phone(raw: str, default_region: str) -> ContactPoint:
         number = phonenumbers.parse(given, default_region)
     except phonenumbers.NumberParseException as exc:
         return ContactPoint(ContactKind.PHONE, given, False, f"not a phone number: {exc._msg}")
-    if not phonenumbers.is_valid_number(number):
+    # number_type is UNKNOWN exactly when is_valid_number is false; asking once halves
+    # the pattern matching, the dearest step of ingesting an event.
+    kind = phonenumbers.number_type(number)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         return ContactPoint(ContactKind.PHONE, given, False, "not a valid number for its region")
-    if phonenumbers.number_type(number) not in _TEXTABLE:
+    if kind not in _TEXTABLE:
         return ContactPoint(ContactKind.PHONE, given, False, "not a mobile number: cannot take SMS")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return ContactPoint(ContactKind.PHONE, e164, True)

@@ -241,18 +241,21 @@ def _save_shipments(connection: Connection, states: Iterable[ShipmentState], now
         rows = [{**_row(s), "created_at": now, "updated_at": now} for s in new]
         for row in rows:
             del row["id"]
+        # RETURNING without sort_by_parameter_order keeps SQLAlchemy's batched
+        # "insertmanyvalues" path (with it, SQLite gets one INSERT per row); rows are
+        # matched back by their unique key instead.
         inserted = connection.execute(
             SHIPMENTS.insert().returning(
                 SHIPMENTS.c.id,
                 SHIPMENTS.c.carrier,
                 SHIPMENTS.c.tracking_number,
                 SHIPMENTS.c.generation,
-                sort_by_parameter_order=True,
             ),
             rows,
         )
-        for state, created in zip(new, inserted, strict=True):
-            state.id = created.id
+        ids = {(r.carrier, r.tracking_number, r.generation): r.id for r in inserted}
+        for state in new:
+            state.id = ids[(state.carrier, state.tracking_number, state.generation)]
     if changed:
         statement = (
             update(SHIPMENTS)
@@ -293,9 +296,10 @@ def _insert_events(
         for e, owner in zip(events, owners, strict=True)
     ]
     inserted = connection.execute(
-        EVENTS.insert().returning(EVENTS.c.id, sort_by_parameter_order=True), rows
+        EVENTS.insert().returning(EVENTS.c.id, EVENTS.c.source, EVENTS.c.event_id), rows
     )
-    return [row.id for row in inserted]
+    ids = {(row.source, row.event_id): row.id for row in inserted}
+    return [ids[(e.source, e.event_id)] for e in events]
 
 
 def _insert_contacts(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,10 +50,23 @@ class Claimed:
 
 
 def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
-    row = asdict(message)
-    row["state"] = str(message.state)
-    finished = message.state is not OutboxState.PENDING
-    return {**row, "created_at": now, "updated_at": now, "finished_at": now if finished else None}
+    # Spelled out rather than dataclasses.asdict, which deep-copies every field: this
+    # runs once per message inside the ingest transaction.
+    return {
+        "shipment_id": message.shipment_id,
+        "status_event_id": message.status_event_id,
+        "channel": message.channel,
+        "purpose": message.purpose,
+        "template": message.template,
+        "locale": message.locale,
+        "recipient": message.recipient,
+        "due_at": message.due_at,
+        "state": str(message.state),
+        "last_error": message.last_error,
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": None if message.state is OutboxState.PENDING else now,
+    }
 
 
 def enqueue_many(connection: Connection, messages: Sequence[NewMessage], now: datetime) -> None:

@@ -52,7 +52,11 @@ class ShipmentState:
         return (self.carrier, self.tracking_number)
 
     def facts(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "changed"}
+        return {name: getattr(self, name) for name in _STATE_FIELDS}
+
+    def snapshot(self) -> tuple[Any, ...]:
+        """The state as a tuple: cheap to take and compare on every event of a batch."""
+        return tuple(getattr(self, name) for name in _STATE_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,9 @@ class Placement:
 
     state: ShipmentState
     transition: Transition
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(ShipmentState) if f.name != "changed")
 
 
 def open_shipment(event: Event, generation: int) -> ShipmentState:
@@ -112,7 +119,7 @@ def takes_over_status(state: ShipmentState, event: Event) -> bool:
 
 def apply_event(state: ShipmentState, event: Event) -> Transition:
     """Fold one event into the state; sets state.changed when anything moved."""
-    before = state.facts()
+    before = state.snapshot()
     transition = Transition(
         took_over=takes_over_status(state, event),
         previous_status=state.status,
@@ -134,7 +141,7 @@ def apply_event(state: ShipmentState, event: Event) -> Transition:
                 setattr(state, name, getattr(event, name))
     if event.occurred_at < state.first_event_at:
         state.first_event_at = event.occurred_at
-    if state.facts() != before:
+    if state.snapshot() != before:
         state.changed = True
     return transition
 

@@ -34,11 +34,11 @@ class _Fields:
         self.errors.append(FieldError(name, reason))
 
     def get(self, name: str) -> Any:
-        value: Any = self.payload
-        for part in name.split("."):
-            if not isinstance(value, Mapping):
-                return None
-            value = value.get(part)
+        group, _, leaf = name.rpartition(".")
+        container: Any = self.payload.get(group) if group else self.payload
+        if not isinstance(container, Mapping):
+            return None
+        value = container.get(leaf)
         return None if value == "" else value
 
     def text(self, name: str, *, max_length: int, required: bool = False) -> str | None:
