@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from notifier.carriers.native import parse_native_event
+from notifier.carriers.native import parse_native_event, shown_id
 from notifier.config import Ingest, Settings
 from notifier.db import write_transaction
 from notifier.errors import EventRejectedError, FieldError
@@ -126,8 +126,7 @@ def _validate(item: Incoming, *, default_region: str, now: datetime) -> Event | 
         )
     except EventRejectedError as exc:
         event_id = item.payload.get("event_id") if isinstance(item.payload, dict) else None
-        shown = str(event_id)[:128] if isinstance(event_id, str | int) else None
-        return ItemResult(item.position, Outcome.REJECTED, shown, tuple(exc.errors))
+        return ItemResult(item.position, Outcome.REJECTED, shown_id(event_id), tuple(exc.errors))
 
 
 def _flush(
@@ -331,4 +330,9 @@ def _insert_contacts(
 
 def payload_text(payload: Any) -> str:
     """The raw payload as stored, for sources that hand us parsed JSON."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate somewhere in an unvalidated field
+        return json.dumps(payload, separators=(",", ":"))
+    return text

@@ -51,6 +51,9 @@ class _Fields:
             self.fail(name, f"must be a string, got {type(value).__name__}")
             return None
         text = str(value).strip()
+        if not _is_unicode(text):
+            self.fail(name, "contains an unpaired surrogate (\\ud800-\\udfff), not text")
+            return None
         if required and not text:
             self.fail(name, "is required")
             return None
@@ -82,6 +85,23 @@ class _Fields:
             self.fail(name, f"must be between {minimum} and {maximum}, got {value}")
             return None
         return value
+
+
+def _is_unicode(text: str) -> bool:
+    # JSON lets "\ud800" through as a lone surrogate; no database or reply can hold it.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_id(value: object) -> str | None:
+    """An event_id safe to echo back in a report or a reply, whatever was sent."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value)[:128]
+    return text if _is_unicode(text) else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def parse_native_event(

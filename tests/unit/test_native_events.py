@@ -125,6 +125,7 @@ def test_an_unmapped_status_is_kept_as_unknown_with_its_raw_code() -> None:
         ({"recipient": {"locale": "it_IT!"}}, "recipient.locale", "language tag"),
         ({"recipient": {"name": "x" * 201}}, "recipient.name", "at most 200"),
         ({"sender": 7}, "sender", "must be an object"),
+        ({"event_id": "\ud800"}, "event_id", "unpaired surrogate"),
     ],
     ids=lambda v: None,
 )
