@@ -80,6 +80,10 @@ class DuplicateMessageError(NotifierError):
     """An outbox message with the same (shipment, event, channel, purpose) already exists."""
 
 
+class TemplateMissingError(NotifierError):
+    """A message template is missing or incomplete."""
+
+
 class ChannelError(NotifierError):
     """The channel could not hand the message to its provider."""
 

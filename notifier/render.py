@@ -1,11 +1,35 @@
-"""The one Jinja environment: ops' override directory first, then the shipped templates."""
+"""The one Jinja environment (ops' override directory first), and rendering messages with it."""
 
 from __future__ import annotations
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    select_autoescape,
+)
 
 from notifier import paths
 from notifier.config import Settings
+from notifier.errors import TemplateMissingError
+from notifier.smstext import normalise_sms
+
+_URL = re.compile(r"(https?://\S+)")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    subject: str | None
+    body: str  # SMS text, or the email's plain-text part
+    body_html: str | None
 
 
 def build_environment(settings: Settings) -> Environment:
@@ -19,4 +43,57 @@ def build_environment(settings: Settings) -> Environment:
         undefined=StrictUndefined,
         autoescape=select_autoescape(["html", "htm", "xml"]),
         keep_trailing_newline=True,
+        lstrip_blocks=True,
     )
+
+
+def render_message(
+    env: Environment,
+    *,
+    channel: Literal["sms", "email"],
+    template: str,
+    locale: str,
+    context: Mapping[str, Any],
+) -> RenderedMessage:
+    """SMS from sms/<locale>/<template>.txt; email from email/<locale>/<template>.txt.
+
+    An email template has a `subject` and a `body` block of plain text; the HTML part
+    is that same text set in email/base.html, so the two can never say different things.
+    """
+    loaded = _load(env, f"{channel}/{locale}/{template}.txt")
+    if channel == "sms":
+        return RenderedMessage(None, normalise_sms(_tidy(loaded.render(context))), None)
+    for block in ("subject", "body"):
+        if block not in loaded.blocks:
+            raise TemplateMissingError(f"{loaded.name}: needs a {{% block {block} %}}")
+    scope = loaded.new_context(dict(context))
+    subject = " ".join("".join(loaded.blocks["subject"](scope)).split())
+    body = _tidy("".join(loaded.blocks["body"](scope)))
+    html = _load(env, "email/base.html").render(
+        lang=locale, subject=subject, paragraphs=_paragraphs(body), company=context["company"]
+    )
+    return RenderedMessage(subject, body, html)
+
+
+def _load(env: Environment, name: str) -> Template:
+    try:
+        return env.get_template(name)
+    except TemplateNotFound as exc:
+        raise TemplateMissingError(f"template not found: {name}") from exc
+
+
+def _tidy(text: str) -> str:
+    """Trimmed lines, at most one blank line between paragraphs."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def _paragraphs(body: str) -> list[list[list[tuple[str, bool]]]]:
+    """Paragraphs of lines of (text, is_link) pieces, for the HTML layout to set."""
+    return [
+        [
+            [(piece, bool(_URL.fullmatch(piece))) for piece in _URL.split(line) if piece]
+            for line in block.splitlines()
+        ]
+        for block in body.split("\n\n")
+    ]

@@ -1,0 +1,193 @@
+"""Message templates: every one renders in Italian and English, with full or minimal facts."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from notifier.config import Settings
+from notifier.errors import TemplateMissingError
+from notifier.messages import (
+    MessageFacts,
+    build_context,
+    choose_locale,
+    format_hours,
+    group_tracking,
+)
+from notifier.render import build_environment, render_message
+from notifier.smstext import sms_encoding
+from notifier.vocabulary import Reason, Status
+from tests.conftest import make_settings
+
+NOW = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
+TEMPLATES = [
+    "created",
+    "out_for_delivery",
+    "missed_delivery",
+    "missed_delivery_payment",
+    "missed_delivery_reminder",
+    "ready_for_pickup",
+    "pickup_reminder",
+    "delivered",
+    "exception",
+    "returning",
+]
+PICKUP = {
+    "code": "PP-MI-12",
+    "name": "Edicola Centrale",
+    "address": "Piazza Esempio 3, 20124 Milano MI",
+    "hours": {d: "07:00-19:30" for d in ("mon", "tue", "wed", "thu", "fri")}
+    | {"sat": "07:00-13:00"},
+}
+FULL = MessageFacts(
+    tracking_number="RP123456789IT",
+    carrier="rapido",
+    status=Status.DELIVERY_ATTEMPTED,
+    reason=Reason.RECIPIENT_ABSENT,
+    occurred_at=datetime(2026, 11, 22, 9, 49, tzinfo=UTC),
+    recipient_name="Giovanni Bianchi",
+    sender_name="Libreria Sant'Orsola",
+    depot="MI01",
+    next_attempt_date=date(2026, 11, 24),
+    next_attempt_window="10:00-14:00",
+    held_until=date(2026, 12, 2),
+    pickup_point="PP-MI-12",
+    estimated_delivery=date(2026, 11, 24),
+    rebooking_url="https://rapido.example/r/Hq3xL0fE6yYbqj2m9k0aBw",
+    short_code="K7M4QX2P",
+)
+MINIMAL = MessageFacts(
+    tracking_number="RP9X",
+    carrier="",
+    status=Status.DELIVERY_ATTEMPTED,
+    reason=None,
+    occurred_at=datetime(2026, 11, 20, 9, 49, tzinfo=UTC),
+    depot="NOWHERE",
+)
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return make_settings("sqlite://", pickup_points=[PICKUP])
+
+
+@pytest.mark.parametrize("locale", ["it", "en"])
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize("facts", [FULL, MINIMAL], ids=["full", "minimal"])
+def test_every_template_renders_in_both_languages(
+    settings: Settings, template: str, locale: str, facts: MessageFacts
+) -> None:
+    env = build_environment(settings)
+    context = build_context(facts, settings=settings, locale=locale, now=NOW)
+    sms = render_message(env, channel="sms", template=template, locale=locale, context=context)
+    email = render_message(env, channel="email", template=template, locale=locale, context=context)
+    for text in (sms.body, email.body, email.subject or "", email.body_html or ""):
+        assert "None" not in text
+        assert "()" not in text
+        assert " ." not in text
+        assert " ," not in text
+    grouped = group_tracking(facts.tracking_number)
+    assert grouped in sms.body or facts.tracking_number in sms.body
+    assert "+39 02 1234 5678" in sms.body
+    assert grouped in email.body
+    assert "+39 02 1234 5678" in email.body
+    assert "lun–ven 8:00–20:00" in email.body
+    assert email.body_html is not None
+    assert f'lang="{locale}"' in email.body_html
+    assert grouped in email.body_html
+    encoding = sms_encoding(sms.body)
+    assert encoding.encoding == "GSM-7", sms.body
+    assert encoding.segments <= 2, (encoding, sms.body)
+
+
+def test_italian_dates_for_an_italian_recipient(settings: Settings) -> None:
+    context = build_context(FULL, settings=settings, locale="it", now=NOW)
+    email = render_message(
+        build_environment(settings),
+        channel="email",
+        template="missed_delivery",
+        locale="it",
+        context=context,
+    )
+    assert "oggi alle 10:49" in email.body
+    assert "martedì 24 novembre, 10:00–14:00" in email.body
+    assert "non c'era nessuno" in email.body
+    sms = render_message(
+        build_environment(settings),
+        channel="sms",
+        template="missed_delivery",
+        locale="it",
+        context=context,
+    )
+    assert "mar 24/11, 10:00-14:00" in sms.body  # short, and the en dash made plain for GSM-7
+
+
+def test_english_dates(settings: Settings) -> None:
+    context = build_context(FULL, settings=settings, locale="en", now=NOW)
+    assert context["next_attempt"] == "Tuesday 24 November, 10:00–14:00"
+    assert context["event_time"] == "10:49"
+
+
+def test_the_html_part_escapes_what_recipients_typed(settings: Settings) -> None:
+    facts = MessageFacts(
+        tracking_number=FULL.tracking_number,
+        carrier="",
+        status=Status.DELIVERED,
+        reason=None,
+        occurred_at=FULL.occurred_at,
+        recipient_name="<script>alert(1)</script>",
+    )
+    context = build_context(facts, settings=settings, locale="en", now=NOW)
+    email = render_message(
+        build_environment(settings),
+        channel="email",
+        template="delivered",
+        locale="en",
+        context=context,
+    )
+    assert "<script>" not in (email.body_html or "")
+    assert "&lt;script&gt;" in (email.body_html or "")
+    assert "https://rapido.example" in (email.body_html or "")
+
+
+def test_an_override_directory_replaces_one_template(tmp_path: Path) -> None:
+    (tmp_path / "sms" / "it").mkdir(parents=True)
+    (tmp_path / "sms" / "it" / "delivered.txt").write_text(
+        "Consegnato {{ tracking_grouped }}!", encoding="utf-8"
+    )
+    settings = make_settings("sqlite://", templates={"override_dir": str(tmp_path)})
+    env = build_environment(settings)
+    context = build_context(FULL, settings=settings, locale="it", now=NOW)
+    assert render_message(
+        env, channel="sms", template="delivered", locale="it", context=context
+    ).body == ("Consegnato RP12 3456 789I T!")
+    other = render_message(env, channel="sms", template="created", locale="it", context=context)
+    assert "abbiamo ricevuto" in other.body
+
+
+def test_a_missing_template_is_named(settings: Settings) -> None:
+    context = build_context(FULL, settings=settings, locale="it", now=NOW)
+    with pytest.raises(TemplateMissingError, match=r"sms/it/nonexistent\.txt"):
+        render_message(
+            build_environment(settings),
+            channel="sms",
+            template="nonexistent",
+            locale="it",
+            context=context,
+        )
+
+
+@pytest.mark.parametrize(
+    ("requested", "expected"),
+    [("it", "it"), ("it-IT", "it"), ("EN_gb", "en"), ("de", "it"), (None, "it"), ("", "it")],
+)
+def test_choose_locale(settings: Settings, requested: str | None, expected: str) -> None:
+    assert choose_locale(requested, settings) == expected
+
+
+def test_opening_hours_collapse_equal_days(settings: Settings) -> None:
+    (pickup,) = settings.pickup_points
+    assert format_hours(pickup.hours, "it") == "lun–ven 07:00–19:30, sab 07:00–13:00"
+    assert format_hours(pickup.hours, "en") == "Mon–Fri 07:00–19:30, Sat 07:00–13:00"
