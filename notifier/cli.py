@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -201,7 +202,7 @@ def _serve(config: Path | None, host: str, port: int, *, with_scheduler: bool) -
     _logging()
     settings = _settings(config)
     engine = _ready_engine(settings)
-    scheduler = build_scheduler(settings, engine, blocking=False) if with_scheduler else None
+    scheduler = build_scheduler(settings, engine) if with_scheduler else None
     web = create_app(settings, engine=engine, scheduler=scheduler)
     uvicorn.run(web, host=host, port=port, log_level="info")
 
@@ -214,9 +215,14 @@ def worker(config: ConfigOption = None) -> None:
     _logging()
     settings = _settings(config)
     engine = _ready_engine(settings)
-    scheduler = build_scheduler(settings, engine, blocking=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        scheduler.start()
+    scheduler = build_scheduler(settings, engine)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and how supervisors stop us
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler.start()
+    stop.wait()
+    scheduler.shutdown()
+    engine.dispose()
 
 
 def main() -> None:

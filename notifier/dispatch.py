@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from jinja2 import Environment, TemplateError
 from sqlalchemy import Engine, select
@@ -182,7 +182,7 @@ class Dispatcher:
     ) -> tuple[OutgoingMessage, dict[str, Any]]:
         facts = _facts(shipment, event)
         context = build_context(facts, settings=self.settings, locale=message.locale, now=now)
-        channel = "sms" if message.channel == "sms" else "email"
+        channel: Literal["sms", "email"] = "sms" if message.channel == "sms" else "email"
         text = render_message(
             self.templates,
             channel=channel,

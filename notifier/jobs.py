@@ -6,6 +6,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from threading import Lock
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from notifier.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +32,17 @@ class SchedulerHealth:
 def heartbeat(health: SchedulerHealth) -> None:
     """Proves the scheduler's thread is alive; /healthz reports the last beat."""
     health.tick(datetime.now(UTC))
+
+
+def dispatch_due(dispatcher: Dispatcher) -> None:
+    """Send what is due; keep ticking whatever one tick's failure was."""
+    try:
+        stats = dispatcher.run_once(datetime.now(UTC))
+    except Exception:
+        # The database may be restarting or a provider's library may misbehave: the rows
+        # stay leased or pending and the next tick (or another worker) picks them up.
+        log.exception("dispatch tick failed")
+        return
+    if stats.claimed:
+        # Counts only: addresses and contents never go to the log.
+        log.info("dispatch: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))

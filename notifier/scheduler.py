@@ -6,15 +6,19 @@ is never shared between processes (APScheduler 3.x stores must not be).
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import Engine
 
 from notifier import jobs
 from notifier.config import Settings
+from notifier.dispatch import Dispatcher
+from notifier.render import build_environment
 
 HEARTBEAT_SECONDS = 10
 
@@ -39,7 +43,23 @@ class NotifierScheduler:
             self._scheduler.shutdown(wait=True)
 
 
-def build_scheduler(settings: Settings, engine: Engine, *, blocking: bool) -> NotifierScheduler:
+def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
+    from notifier.channels.registry import build_channels
+
+    # Each process is its own worker; the id shows in outbox.leased_by for ops.
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return Dispatcher(
+        engine=engine,
+        settings=settings,
+        channels=build_channels(settings),
+        templates=build_environment(settings),
+        worker=worker,
+    )
+
+
+def build_scheduler(
+    settings: Settings, engine: Engine, *, dispatcher: Dispatcher | None = None
+) -> NotifierScheduler:
     defaults = {
         # A tick missed while the process was busy or asleep is run once, late, rather
         # than several times in a burst: every job here catches up on its own.
@@ -47,12 +67,19 @@ def build_scheduler(settings: Settings, engine: Engine, *, blocking: bool) -> No
         "max_instances": 1,
         "misfire_grace_time": 30,
     }
-    scheduler: BaseScheduler = (
-        BlockingScheduler(job_defaults=defaults, timezone=UTC)
-        if blocking
-        else BackgroundScheduler(job_defaults=defaults, timezone=UTC, daemon=True)
-    )
+    # Always in the background: `notifier worker` waits on a signal in its main thread
+    # instead of running APScheduler's blocking loop, which a KeyboardInterrupt can
+    # leave holding its own locks.
+    scheduler = BackgroundScheduler(job_defaults=defaults, timezone=UTC, daemon=True)
     health = jobs.SchedulerHealth()
+    scheduler.add_job(
+        jobs.dispatch_due,
+        "interval",
+        seconds=settings.dispatch.interval_seconds,
+        args=[dispatcher or build_dispatcher(settings, engine)],
+        id="dispatch",
+        next_run_time=datetime.now(UTC),
+    )
     scheduler.add_job(
         jobs.heartbeat,
         "interval",

@@ -1,0 +1,64 @@
+"""Which channel object serves "sms" and "email", from Settings: an explicit dict, no scanning."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from twilio.http.http_client import TwilioHttpClient
+
+from notifier.channels.base import Channel
+from notifier.channels.console import ConsoleChannel
+from notifier.channels.email_smtp import SmtpEmailChannel, smtp_connector
+from notifier.channels.sms_twilio import TwilioSmsChannel, build_twilio_client
+from notifier.config import Settings
+from notifier.errors import ConfigError, ConfigProblem
+
+
+def build_channels(
+    settings: Settings,
+    *,
+    stream: TextIO | None = None,
+    twilio_http_client: TwilioHttpClient | None = None,
+) -> dict[str, Channel]:
+    return {
+        "sms": _sms(settings, stream or sys.stdout, twilio_http_client),
+        "email": _email(settings, stream or sys.stdout),
+    }
+
+
+def _sms(settings: Settings, stream: TextIO, http_client: TwilioHttpClient | None) -> Channel:
+    config = settings.channels.sms
+    if config.transport == "console":
+        return ConsoleChannel("sms", stream)
+    sid, token = settings.secrets.twilio_account_sid, settings.secrets.twilio_auth_token
+    missing = [n for n, v in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)) if not v]
+    if sid is None or token is None:
+        raise ConfigError(
+            [
+                ConfigProblem("environment", name, 'needed by channels.sms.transport = "twilio"')
+                for name in missing
+            ]
+        )
+    return TwilioSmsChannel(
+        client=build_twilio_client(sid.get_secret_value(), token.get_secret_value(), http_client),
+        from_number=config.from_number,
+        messaging_service_sid=config.messaging_service_sid,
+        status_callback_url=lambda outbox_id: settings.web.url(
+            f"/webhooks/twilio/status/{outbox_id}"
+        ),
+    )
+
+
+def _email(settings: Settings, stream: TextIO) -> Channel:
+    config = settings.channels.email
+    if config.transport == "console":
+        return ConsoleChannel("email", stream)
+    password = settings.secrets.smtp_password
+    return SmtpEmailChannel(
+        smtp_connector(config, password.get_secret_value() if password else None),
+        from_address=config.from_address,
+        from_name=config.from_name or settings.company.name,
+        message_id_domain=urlsplit(str(settings.company.website)).hostname or "localhost",
+    )
