@@ -29,7 +29,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/notifier db upgrade --config $(CONFIG)
-	$(BIN)/notifier run --config $(CONFIG)
+	$(BIN)/notifier run --demo --config $(CONFIG)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

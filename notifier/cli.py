@@ -177,10 +177,17 @@ def ingest(
 def run(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            help="Feed a few demo shipments' events over the first minutes "
+            "(NOTIFIER_DEMO_PHONE / NOTIFIER_DEMO_EMAIL send them to you)."
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Serve the web app and run the scheduler in one process (one machine, SQLite)."""
-    _serve(config, host, port, with_scheduler=True)
+    _serve(config, host, port, with_scheduler=True, demo=demo)
 
 
 @app.command()
@@ -193,16 +200,27 @@ def serve(
     _serve(config, host, port, with_scheduler=False)
 
 
-def _serve(config: Path | None, host: str, port: int, *, with_scheduler: bool) -> None:
+def _serve(
+    config: Path | None, host: str, port: int, *, with_scheduler: bool, demo: bool = False
+) -> None:
     import uvicorn
 
+    from notifier.demo import DemoFeed, demo_events
     from notifier.scheduler import build_scheduler
     from notifier.web.app import create_app
 
     _logging()
     settings = _settings(config)
     engine = _ready_engine(settings)
-    scheduler = build_scheduler(settings, engine) if with_scheduler else None
+    feed = None
+    if demo:
+        feed = DemoFeed(engine, settings, demo_events(datetime.now(UTC), os.environ))
+        quiet = settings.quiet_hours
+        err.print(
+            f"demo: {len(feed.events)} events over the next 3 minutes; messages print here "
+            f"(quiet hours {quiet.start:%H:%M}-{quiet.end:%H:%M} hold them until morning)"
+        )
+    scheduler = build_scheduler(settings, engine, demo=feed) if with_scheduler else None
     web = create_app(settings, engine=engine, scheduler=scheduler)
     uvicorn.run(web, host=host, port=port, log_level="info")
 

@@ -9,6 +9,7 @@ from threading import Lock
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from notifier.demo import DemoFeed
     from notifier.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -46,3 +47,16 @@ def dispatch_due(dispatcher: Dispatcher) -> None:
     if stats.claimed:
         # Counts only: addresses and contents never go to the log.
         log.info("dispatch: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))
+
+
+def feed_demo(feed: DemoFeed) -> None:
+    """Store the demo events whose time has come (`notifier run --demo`)."""
+    if feed.done:
+        return
+    try:
+        count = feed.feed(datetime.now(UTC))
+    except Exception:
+        log.exception("demo feed failed")
+        return
+    if count:
+        log.info("demo: %d event(s) stored, %d to come", count, len(feed.events) - feed.fed)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from notifier import jobs
 from notifier.config import Settings
+from notifier.demo import DemoFeed
 from notifier.dispatch import Dispatcher
 from notifier.render import build_environment
 
@@ -58,7 +59,11 @@ def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
 
 
 def build_scheduler(
-    settings: Settings, engine: Engine, *, dispatcher: Dispatcher | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    dispatcher: Dispatcher | None = None,
+    demo: DemoFeed | None = None,
 ) -> NotifierScheduler:
     defaults = {
         # A tick missed while the process was busy or asleep is run once, late, rather
@@ -80,6 +85,15 @@ def build_scheduler(
         id="dispatch",
         next_run_time=datetime.now(UTC),
     )
+    if demo is not None:
+        scheduler.add_job(
+            jobs.feed_demo,
+            "interval",
+            seconds=5,
+            args=[demo],
+            id="demo",
+            next_run_time=datetime.now(UTC),
+        )
     scheduler.add_job(
         jobs.heartbeat,
         "interval",
