@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from benchmarks import ingest
+from benchmarks import dispatch, ingest
 
-SUITES: dict[str, Callable[[bool], None]] = {"ingest": ingest.main}
+SUITES: dict[str, Callable[[bool], None]] = {"ingest": ingest.main, "dispatch": dispatch.main}
 
 
 def main() -> int:
