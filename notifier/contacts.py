@@ -19,7 +19,7 @@ _TEXTABLE = {
 MAX_EMAIL_LENGTH = 320  # RFC 3696 errata: 64 local + @ + 255 domain
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8192)
 def parse_phone(raw: str, default_region: str) -> ContactPoint:
     """E.164 when the number is valid and can take an SMS; otherwise kept with the reason."""
     given = raw.strip()[:64]
@@ -38,7 +38,7 @@ def parse_phone(raw: str, default_region: str) -> ContactPoint:
     return ContactPoint(ContactKind.PHONE, e164, True)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8192)
 def parse_email(raw: str) -> ContactPoint:
     given = raw.strip()[:MAX_EMAIL_LENGTH]
     try:

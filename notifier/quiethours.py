@@ -63,7 +63,7 @@ def _country_zone(country: int) -> ZoneInfo | None:
     return ZoneInfo(zones[0]) if zones and _same_clock(tuple(zones)) else None
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=8192)
 def _number_zone(phone_e164: str, default: str) -> ZoneInfo:
     try:
         number = phonenumbers.parse(phone_e164, None)
