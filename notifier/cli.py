@@ -222,7 +222,15 @@ def _serve(
         )
     scheduler = build_scheduler(settings, engine, demo=feed) if with_scheduler else None
     web = create_app(settings, engine=engine, scheduler=scheduler)
-    uvicorn.run(web, host=host, port=port, log_level="info")
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again and so dies
+    # by it (exit -15). Raised as KeyboardInterrupt, which uvicorn.run absorbs, it ends
+    # with exit 0 as Ctrl-C and `notifier worker` do: a supervisor's stop is not a crash.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="info")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        engine.dispose()
 
 
 @app.command()

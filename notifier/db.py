@@ -20,10 +20,18 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
+PG_CONNECT_TIMEOUT_SECONDS = 10
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Database errors quote their statement's parameters: phone numbers, addresses,
+    # message bodies. Hidden, an error can be logged without leaking them.
+    kwargs.setdefault("hide_parameters", True)
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, **kwargs)
+    # Without a connect timeout an unresponsive host hangs /healthz and every worker.
+    kwargs.setdefault("connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS})
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,6 +11,7 @@ import phonenumbers
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifier.config import Settings
 from notifier.db import make_engine
@@ -53,7 +55,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api.router)
     _add_pages(app, settings)
-    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(_ContainErrors)
     return app
 
 
@@ -75,7 +77,46 @@ def _add_pages(app: FastAPI, settings: Settings) -> None:
         return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
 
-async def _internal_error(_request: Request, exc: Exception) -> JSONResponse:
-    # The request body can hold personal data: log the error, never the input.
-    log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
-    return JSONResponse({"error": "internal error"}, status_code=500)
+class _ContainErrors:
+    """Answer an unhandled error with a bare 500 and log it without its message.
+
+    The request body can hold personal data, and so can an exception's message (a database
+    error quotes its statement's parameters). Starlette's own 500 handler re-raises, and the
+    server then logs the full message: errors stop here instead.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            log.error("unhandled error: %s", _trace(exc))
+            if started:  # too late for a 500: the server closes the unfinished response
+                return
+            await JSONResponse({"error": "internal error"}, status_code=500)(scope, receive, send)
+
+
+def _trace(exc: BaseException) -> str:
+    """Each exception in the chain by type, with where it was raised; never its message."""
+    parts: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(parts) < 8:
+        kind = type(current)
+        frames = "".join(traceback.format_tb(current.__traceback__))
+        parts.append(f"{kind.__module__}.{kind.__qualname__}\n{frames}")
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return "caused by ".join(parts).rstrip()
