@@ -36,7 +36,11 @@ class _Fields:
     def get(self, name: str) -> Any:
         group, _, leaf = name.rpartition(".")
         container: Any = self.payload.get(group) if group else self.payload
-        if not isinstance(container, Mapping):
+        # Cheap checks first: an isinstance check against the Mapping ABC, ~20 times an
+        # event, was a tenth of the cost of validating one.
+        if container is None or (
+            type(container) is not dict and not isinstance(container, Mapping)
+        ):
             return None
         value = container.get(leaf)
         return None if value == "" else value
@@ -47,12 +51,18 @@ class _Fields:
             if required:
                 self.fail(name, "is required")
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int):
+        if type(value) is str:
+            text = value.strip()
+        elif isinstance(value, bool) or not isinstance(value, str | int):
             self.fail(name, f"must be a string, got {type(value).__name__}")
             return None
-        text = str(value).strip()
-        if not _is_unicode(text):
+        else:
+            text = str(value).strip()
+        if not text.isascii() and not _is_unicode(text):
             self.fail(name, "contains an unpaired surrogate (\\ud800-\\udfff), not text")
+            return None
+        if "\x00" in text:  # PostgreSQL text cannot hold NUL; no person typed one
+            self.fail(name, "contains a NUL character (\\u0000), not text")
             return None
         if required and not text:
             self.fail(name, "is required")
@@ -76,7 +86,8 @@ class _Fields:
         value = self.get(name)
         if value is None:
             return None
-        if isinstance(value, str) and value.strip().isdigit():
+        # isdecimal and isascii: "²".isdigit() is true, but int("²") raises.
+        if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             self.fail(name, f"must be a whole number, got {value!r}")
@@ -108,12 +119,14 @@ def parse_native_event(
     payload: Mapping[str, Any], *, raw: str, default_region: str, now: datetime
 ) -> Event:
     """Validate one native event; raise EventRejectedError naming every bad field."""
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise EventRejectedError([FieldError("-", "expected a JSON object")])
     fields = _Fields(payload)
     for group in ("next_attempt", "recipient", "sender"):
-        if payload.get(group) not in (None, "") and not isinstance(payload[group], Mapping):
-            fields.fail(group, f"must be an object, got {type(payload[group]).__name__}")
+        value = payload.get(group)
+        if value is None or value == "" or type(value) is dict or isinstance(value, Mapping):
+            continue
+        fields.fail(group, f"must be an object, got {type(value).__name__}")
     event_id = fields.text("event_id", max_length=128, required=True)
     source = fields.text("source", max_length=64) or DEFAULT_SOURCE
     carrier = (fields.text("carrier", max_length=64) or "").lower()
@@ -162,7 +175,7 @@ def _tracking_number(fields: _Fields) -> str | None:
     if value is None:
         return None
     # Printed numbers come grouped ("RP12 3456 789I T"); the carrier's is one token.
-    compact = re.sub(r"\s+", "", value).upper()
+    compact = "".join(value.split()).upper()
     if not _TRACKING.match(compact):
         fields.fail("tracking_number", "must be 3 to 64 letters, digits or dashes")
         return None
@@ -196,7 +209,11 @@ def _occurred_at(fields: _Fields, now: datetime) -> datetime | None:
     if moment.tzinfo is None:
         fields.fail("occurred_at", f"needs a UTC offset, like {value}+01:00 or {value}Z")
         return None
-    moment = moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:30+01:00 is before year 1 in UTC
+        fields.fail("occurred_at", f"is outside the years 1 to 9999 in UTC ({value})")
+        return None
     if moment > now + MAX_CLOCK_SKEW:
         fields.fail("occurred_at", f"is more than 24 hours in the future ({value})")
         return None

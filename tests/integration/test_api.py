@@ -339,14 +339,6 @@ def test_an_unexpected_failure_is_a_bare_500_logged_without_the_input(
     assert rows(engine, Shipment) == []
 
 
-# Known bugs in notifier/carriers/native.py (reported; another engineer owns it). Strict:
-# once fixed these pass, the xfail turns into a failure, and the marker must go.
-NATIVE_BUG = pytest.mark.xfail(
-    strict=True, reason="native.py does not refuse this value: a 500 (or, NUL on SQLite, kept)"
-)
-
-
-@NATIVE_BUG
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -364,14 +356,13 @@ def test_a_nul_character_is_refused_naming_the_field(
     change: dict[str, Any],
     field: str,
 ) -> None:
-    """PostgreSQL text cannot hold U+0000 (a 500 today); SQLite stores it, unlike PostgreSQL."""
+    """PostgreSQL text cannot hold U+0000; SQLite could, but the answer is the same on both."""
     response = post_events(make_client(engine), make_event(**change))
     assert response.status_code == 422, response.text
     (result,) = response.json()["results"]
     assert fields(result) == [field]
 
 
-@NATIVE_BUG
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -388,7 +379,7 @@ def test_a_value_python_cannot_convert_is_refused_naming_the_field(
     change: dict[str, Any],
     field: str,
 ) -> None:
-    """astimezone() overflows and int("\u00b2") raises though "\u00b2".isdigit(): 500s today."""
+    """astimezone() overflows, and int("\u00b2") raises though "\u00b2".isdigit()."""
     response = post_events(make_client(sqlite_engine), make_event(**change))
     assert response.status_code == 422, response.text
     (result,) = response.json()["results"]
