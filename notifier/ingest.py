@@ -10,7 +10,7 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, tuple_, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier.carriers.native import parse_native_event, shown_id
@@ -19,6 +19,7 @@ from notifier.db import write_transaction
 from notifier.errors import EventRejectedError, FieldError
 from notifier.models import ContactPoint, Shipment, StatusEvent
 from notifier.notifications import StoredEvent, enqueue_notifications
+from notifier.sqlsets import one_of, pair_of
 from notifier.tracking import ShipmentState, plan_batch
 from notifier.vocabulary import Event, Status
 
@@ -36,8 +37,9 @@ INGEST_LOCK_ID = 0x6E6F746966696572  # "notifier"
 _STATE_COLUMNS = [
     c.name
     for c in SHIPMENTS.columns
-    if c.name not in ("id", "carrier", "tracking_number", "created_at")
+    if c.name not in ("id", "carrier", "tracking_number", "generation", "created_at", "updated_at")
 ]
+_LOADED_COLUMNS = [c for c in SHIPMENTS.columns if c.name not in ("created_at", "updated_at")]
 
 
 class Outcome(StrEnum):
@@ -190,9 +192,10 @@ def _store(
         return outcomes
     placements = plan_batch(existing, fresh, reopen_after)
     owners = [p.state for p in placements]
+    known = _known_contacts(connection, [s.id for s in existing.values() if s.id is not None])
     _save_shipments(connection, {id(s): s for s in owners}.values(), now)
     row_ids = _insert_events(connection, fresh, owners, now)
-    _insert_contacts(connection, fresh, owners, now)
+    _insert_contacts(connection, fresh, owners, now, known)
     if settings is not None:
         stored = [
             StoredEvent(
@@ -212,25 +215,25 @@ def _latest_shipments(
     connection: Connection, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], ShipmentState]:
     """The newest generation of each shipment."""
-    query = select(SHIPMENTS).where(
-        tuple_(SHIPMENTS.c.carrier, SHIPMENTS.c.tracking_number).in_(keys)
+    query = select(*_LOADED_COLUMNS).where(
+        pair_of(connection, SHIPMENTS.c.carrier, SHIPMENTS.c.tracking_number, keys)
     )
     latest: dict[tuple[str, str], ShipmentState] = {}
-    for row in connection.execute(query).mappings():
-        key = (row["carrier"], row["tracking_number"])
-        if key not in latest or row["generation"] > latest[key].generation:
-            values = {k: v for k, v in row.items() if k not in ("created_at", "updated_at")}
-            values["status"] = Status(values["status"])
-            latest[key] = ShipmentState(**values)
+    for row in connection.execute(query):
+        key = (row.carrier, row.tracking_number)
+        if key not in latest or row.generation > latest[key].generation:
+            state = ShipmentState(**row._asdict())
+            state.status = Status(state.status)
+            latest[key] = state
     return latest
 
 
 def _existing_event_keys(connection: Connection, events: Sequence[Event]) -> set[tuple[str, str]]:
     wanted = {(e.source, e.event_id) for e in events}
     query = select(EVENTS.c.source, EVENTS.c.event_id).where(
-        tuple_(EVENTS.c.source, EVENTS.c.event_id).in_(wanted)
+        pair_of(connection, EVENTS.c.source, EVENTS.c.event_id, wanted)
     )
-    return {(row.source, row.event_id) for row in connection.execute(query)}
+    return {(source, event_id) for source, event_id in connection.execute(query)}
 
 
 def _save_shipments(connection: Connection, states: Iterable[ShipmentState], now: datetime) -> None:
@@ -255,17 +258,22 @@ def _save_shipments(connection: Connection, states: Iterable[ShipmentState], now
         ids = {(r.carrier, r.tracking_number, r.generation): r.id for r in inserted}
         for state in new:
             state.id = ids[(state.carrier, state.tracking_number, state.generation)]
-    if changed:
+    # Each row gets only the facts that moved: fewer values to convert and write, and
+    # the unique index on (carrier, tracking_number, generation) is left alone.
+    groups: dict[tuple[str, ...], list[ShipmentState]] = {}
+    for state in changed:
+        names = tuple(sorted(state.dirty)) if state.dirty else tuple(_STATE_COLUMNS)
+        groups.setdefault(names, []).append(state)
+    for names, members in groups.items():
         statement = (
             update(SHIPMENTS)
             .where(SHIPMENTS.c.id == bindparam("_id"))
-            .values({name: bindparam(f"v_{name}") for name in _STATE_COLUMNS})
+            .values({name: bindparam(f"v_{name}") for name in (*names, "updated_at")})
         )
         params = []
-        for state in changed:
-            row = {**_row(state), "updated_at": now}
-            values = {f"v_{name}": row[name] for name in _STATE_COLUMNS}
-            params.append({"_id": state.id, **values})
+        for state in members:
+            values = {f"v_{name}": _column_value(state, name) for name in names}
+            params.append({"_id": state.id, "v_updated_at": now, **values})
         connection.execute(statement, params)
 
 
@@ -274,6 +282,13 @@ def _row(state: ShipmentState) -> dict[str, Any]:
     row["status"] = str(state.status)
     row["reason"] = str(state.reason) if state.reason else None
     return row
+
+
+def _column_value(state: ShipmentState, name: str) -> Any:
+    value = getattr(state, name)
+    if name in ("status", "reason"):
+        return str(value) if value else None
+    return value
 
 
 def _insert_events(
@@ -301,24 +316,39 @@ def _insert_events(
     return [ids[(e.source, e.event_id)] for e in events]
 
 
+def _known_contacts(connection: Connection, shipment_ids: list[int]) -> set[tuple[int, str, str]]:
+    """The (shipment_id, kind, value) already stored for these shipments."""
+    if not shipment_ids:
+        return set()
+    query = select(CONTACTS.c.shipment_id, CONTACTS.c.kind, CONTACTS.c.value).where(
+        one_of(connection, CONTACTS.c.shipment_id, shipment_ids)
+    )
+    return {(shipment_id, kind, value) for shipment_id, kind, value in connection.execute(query)}
+
+
 def _insert_contacts(
-    connection: Connection, events: list[Event], owners: list[ShipmentState], now: datetime
+    connection: Connection,
+    events: list[Event],
+    owners: list[ShipmentState],
+    now: datetime,
+    known: set[tuple[int, str, str]],
 ) -> None:
+    # Most events repeat their shipment's contacts: skipping the known ones spares an
+    # insert-or-ignore per contact per event.
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for event, owner in zip(events, owners, strict=True):
         for contact in event.contacts:
             key = (owner.id, str(contact.kind), contact.value)
-            rows.setdefault(
-                key,
-                {
-                    "shipment_id": owner.id,
-                    "kind": str(contact.kind),
-                    "value": contact.value,
-                    "valid": contact.valid,
-                    "invalid_reason": contact.invalid_reason,
-                    "created_at": now,
-                },
-            )
+            if key in known or key in rows:
+                continue
+            rows[key] = {
+                "shipment_id": owner.id,
+                "kind": key[1],
+                "value": contact.value,
+                "valid": contact.valid,
+                "invalid_reason": contact.invalid_reason,
+                "created_at": now,
+            }
     if not rows:
         return
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite

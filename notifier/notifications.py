@@ -14,6 +14,7 @@ from notifier.messages import choose_locale
 from notifier.models import OutboxState
 from notifier.quiethours import recipient_timezone
 from notifier.rules import CHANNEL_CONTACT, Recipient, decide
+from notifier.sqlsets import one_of
 from notifier.tracking import Transition
 from notifier.vocabulary import ContactKind, ContactPoint, Event
 
@@ -80,7 +81,11 @@ def enqueue_notifications(
 
 
 def _contacts(connection: Connection, shipment_ids: set[int]) -> dict[int, list[ContactPoint]]:
-    query = select(CONTACTS).where(CONTACTS.c.shipment_id.in_(shipment_ids)).order_by(CONTACTS.c.id)
+    query = (
+        select(CONTACTS)
+        .where(one_of(connection, CONTACTS.c.shipment_id, shipment_ids))
+        .order_by(CONTACTS.c.id)
+    )
     found: dict[int, list[ContactPoint]] = {}
     for row in connection.execute(query).mappings():
         point = ContactPoint(

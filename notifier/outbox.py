@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from notifier.db import write_transaction
 from notifier.errors import DuplicateMessageError
 from notifier.models import OptOut, OutboxMessage, OutboxState
+from notifier.sqlsets import pair_of
 
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 OPT_OUTS: Table = OptOut.__table__  # type: ignore[attr-defined]
@@ -224,6 +225,6 @@ def opted_out(connection: Connection, pairs: Iterable[tuple[str, str]]) -> set[t
     if not wanted:
         return set()
     query = select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(
-        tuple_(OPT_OUTS.c.channel, OPT_OUTS.c.address).in_(wanted)
+        pair_of(connection, OPT_OUTS.c.channel, OPT_OUTS.c.address, wanted)
     )
     return {(row.channel, row.address) for row in connection.execute(query)}
