@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
-from notifier import __version__, schema
+from notifier import __version__, links, schema
 from notifier.config import Settings, find_config_path, load_settings
 from notifier.db import make_engine
 from notifier.errors import ConfigError, NotifierError
@@ -131,6 +131,8 @@ def _ready_engine(settings: Settings) -> Engine:
     engine = make_engine(settings.database.url)
     try:
         schema.ensure_current(engine)
+        # Links are derived from the key: fail here, not at the first missed delivery.
+        links.secret_key(settings)
     except NotifierError as exc:
         engine.dispose()
         raise _fail(exc) from exc

@@ -309,6 +309,19 @@ class Templates(_Section):
     override_dir: Path | None = None
 
 
+class Links(_Section):
+    # A rebooking link lives until the parcel leaves the depot's hold (the event's
+    # held_until, end of that day); without a hold date, this many days after the attempt.
+    valid_days: int = Field(default=14, ge=1, le=90)
+
+
+class Slips(_Section):
+    # A second language block under the recipient's own (tourist areas, border regions).
+    second_locale: LocaleTag | None = None
+    # Printed size of the QR code's side, quiet zone included; design minimum 30 mm.
+    qr_size_mm: float = Field(default=34.0, ge=30.0, le=60.0)
+
+
 class Secrets(BaseModel):
     """Read only from the environment, never from the file."""
 
@@ -352,6 +365,8 @@ class Settings(_Section):
     pickup_points: list[PickupPoint] = Field(default_factory=list)
     rules: dict[Status, Rule] = Field(default_factory=dict, validate_default=True)
     templates: Templates = Templates()
+    links: Links = Links()
+    slips: Slips = Slips()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @field_validator("rules", mode="before")

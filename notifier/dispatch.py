@@ -23,6 +23,7 @@ from notifier.errors import (
     PermanentChannelError,
     TemporaryChannelError,
 )
+from notifier.links import Link, live_links, secret_key
 from notifier.messages import MessageFacts, build_context
 from notifier.models import OutboxState
 from notifier.render import render_message
@@ -54,6 +55,7 @@ class _Context:
     events: Mapping[int, Mapping[str, Any]]
     contacts: Mapping[int, list[Mapping[str, Any]]]
     opted_out: set[tuple[str, str]]
+    links: Mapping[int, Link]
 
 
 class Dispatcher:
@@ -89,13 +91,13 @@ class Dispatcher:
         stats = DispatchStats()
         if not claimed:
             return stats
-        context = self._load(claimed)
+        context = self._load(claimed, now)
         for message in claimed:
             outcome = self._settle(message, context, now)
             stats.outcomes[outcome] += 1
         return stats
 
-    def _load(self, claimed: list[outbox.Claimed]) -> _Context:
+    def _load(self, claimed: list[outbox.Claimed], now: datetime) -> _Context:
         shipment_ids = {m.shipment_id for m in claimed}
         event_ids = {m.status_event_id for m in claimed if m.status_event_id is not None}
         with read_transaction(self.engine) as connection:
@@ -119,7 +121,14 @@ class Dispatcher:
             ).mappings():
                 contacts.setdefault(row["shipment_id"], []).append(dict(row))
             opted = outbox.opted_out(connection, {(m.channel, m.recipient) for m in claimed})
-        return _Context(shipments, events, contacts, opted)
+            live = live_links(
+                connection,
+                shipment_ids,
+                key=secret_key(self.settings),
+                settings=self.settings,
+                now=now,
+            )
+        return _Context(shipments, events, contacts, opted, live)
 
     def _settle(self, message: outbox.Claimed, context: _Context, now: datetime) -> str:
         shipment = context.shipments[message.shipment_id]
@@ -133,7 +142,8 @@ class Dispatcher:
         if (message.channel, message.recipient) in context.opted_out:
             return self._final(message, now, OutboxState.SUPPRESSED, "recipient opted out")
         try:
-            outgoing, rendered = self._render(message, shipment, event, now)
+            link = context.links.get(message.shipment_id)
+            outgoing, rendered = self._render(message, shipment, event, link, now)
         except (NotifierError, TemplateError) as exc:
             # A broken template is ops' to fix; retrying keeps the message until they do.
             return self._retry(message, now, f"template: {exc}", None)
@@ -178,9 +188,10 @@ class Dispatcher:
         message: outbox.Claimed,
         shipment: Mapping[str, Any],
         event: Mapping[str, Any] | None,
+        link: Link | None,
         now: datetime,
     ) -> tuple[OutgoingMessage, dict[str, Any]]:
-        facts = _facts(shipment, event)
+        facts = _facts(shipment, event, link)
         context = build_context(facts, settings=self.settings, locale=message.locale, now=now)
         channel: Literal["sms", "email"] = "sms" if message.channel == "sms" else "email"
         text = render_message(
@@ -316,7 +327,9 @@ class Dispatcher:
         return None
 
 
-def _facts(shipment: Mapping[str, Any], event: Mapping[str, Any] | None) -> MessageFacts:
+def _facts(
+    shipment: Mapping[str, Any], event: Mapping[str, Any] | None, link: Link | None
+) -> MessageFacts:
     """What the message talks about: the event it answers, on the shipment as it is now."""
     status = Status(event["status"] if event else shipment["status"])
     reason = event["reason"] if event else shipment["reason"]
@@ -334,6 +347,7 @@ def _facts(shipment: Mapping[str, Any], event: Mapping[str, Any] | None) -> Mess
         held_until=shipment["held_until"],
         pickup_point=shipment["pickup_point"],
         estimated_delivery=shipment["estimated_delivery"],
-        rebooking_url=None,
-        short_code=None,
+        # The same link as the slip: the shipment's newest live one.
+        rebooking_url=link.url if link else None,
+        short_code=link.code if link else None,
     )

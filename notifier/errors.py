@@ -4,6 +4,7 @@ NotifierError
 ├── ConfigError                  configuration file or environment is unusable
 ├── SchemaOutOfDateError         database schema behind the code's migrations
 ├── DatabaseUnavailableError     cannot reach the database
+├── SecretKeyMissingError        no NOTIFIER_SECRET_KEY where links need one
 ├── EventRejectedError (ValueError)   one event failed validation (carries field errors)
 ├── InputFormatError (ValueError)     a whole input is unreadable (bad JSON, bad CSV header)
 └── RequestTooLargeError         an API body over the configured limit
@@ -43,6 +44,10 @@ class ConfigError(NotifierError):
 
 class SchemaOutOfDateError(NotifierError):
     """The database schema is not at the version this notifier needs."""
+
+
+class SecretKeyMissingError(NotifierError):
+    """NOTIFIER_SECRET_KEY is not set."""
 
 
 class DatabaseUnavailableError(NotifierError):

@@ -17,11 +17,12 @@ from notifier.carriers.native import parse_native_event, shown_id
 from notifier.config import Ingest, Settings
 from notifier.db import write_transaction
 from notifier.errors import EventRejectedError, FieldError
+from notifier.links import Attempt, issue_links, revoke_links, secret_key
 from notifier.models import ContactPoint, Shipment, StatusEvent
 from notifier.notifications import StoredEvent, enqueue_notifications
 from notifier.sqlsets import one_of, pair_of
 from notifier.tracking import ShipmentState, plan_batch
-from notifier.vocabulary import Event, Status
+from notifier.vocabulary import TERMINAL_STATUSES, Event, Status
 
 # Ingest works on Core tables: a batch is a few executemany calls, no ORM objects.
 SHIPMENTS: Table = Shipment.__table__  # type: ignore[attr-defined]
@@ -208,7 +209,36 @@ def _store(
             for event, row_id, placement in zip(fresh, row_ids, placements, strict=True)
         ]
         enqueue_notifications(connection, stored, settings=settings, now=now)
+        _update_links(connection, stored, settings=settings, now=now)
     return outcomes
+
+
+def _update_links(
+    connection: Connection, stored: list[StoredEvent], *, settings: Settings, now: datetime
+) -> None:
+    """A missed delivery gets a rebooking link; a parcel that is gone ends its links.
+
+    Only the batch's last word on each shipment counts, and only when it became the
+    shipment's status: a late, older attempt must not replace the slip in the letterbox.
+    """
+    last: dict[int, StoredEvent] = {}
+    for item in stored:
+        if item.transition.took_over:
+            last[item.shipment_id] = item
+    attempts = [
+        Attempt(
+            shipment_id=item.shipment_id,
+            status_event_id=item.row_id,
+            occurred_at=item.event.occurred_at,
+            held_until=item.event.held_until,
+        )
+        for item in last.values()
+        if item.event.status is Status.DELIVERY_ATTEMPTED
+    ]
+    ended = [i.shipment_id for i in last.values() if i.event.status in TERMINAL_STATUSES]
+    revoke_links(connection, ended, now=now)
+    if attempts:
+        issue_links(connection, attempts, key=secret_key(settings), settings=settings, now=now)
 
 
 def _latest_shipments(

@@ -173,3 +173,30 @@ class OptOut(SQLModel, table=True):
     address: str = Field(max_length=320)
     reason: str = Field(max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RebookingLink(SQLModel, table=True):
+    """The rebooking link of one missed delivery, as printed on its slip and sent by SMS.
+
+    The token and short code are never stored: only their hashes (to look them up) and
+    the random salt they are derived from with the server's secret key (to print and
+    send them again). A copy of the database alone yields no working link.
+    """
+
+    __tablename__ = "rebooking_links"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_rebooking_link_token"),
+        UniqueConstraint("code_hash", name="uq_rebooking_link_code"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id", index=True)
+    status_event_id: int = Field(foreign_key="status_events.id")
+    salt: str = Field(max_length=32)
+    # Bumped when a derived short code collides with a live one.
+    code_round: int = Field(default=0)
+    token_hash: str = Field(max_length=64)
+    code_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -25,6 +25,11 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "NOTIFIER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 NOW = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+
+# Rebooking links are derived from the secret key and PostgreSQL has no key-file
+# fallback: every command a test runs (in process or as a child) gets one.
+os.environ.setdefault("NOTIFIER_SECRET_KEY", TEST_SECRET_KEY)
 
 
 def require(component: str, reason: str) -> None:
@@ -65,7 +70,9 @@ def make_settings(
     database_url: str, env: dict[str, str] | None = None, **sections: Any
 ) -> Settings:
     data = {**BASE_CONFIG, **sections, "database": {"url": database_url}}
-    return settings_from_data(data, source="test", env=env or {}, base_dir=REPO)
+    # Links are derived from the secret key; PostgreSQL has no key-file fallback.
+    env = {"NOTIFIER_SECRET_KEY": TEST_SECRET_KEY, **(env or {})}
+    return settings_from_data(data, source="test", env=env, base_dir=REPO)
 
 
 @pytest.fixture

@@ -1,0 +1,286 @@
+"""Rebooking links: issuing, printing again, resolving and revoking tokens and short codes.
+
+A link's token and short code are derived from a random 128-bit salt with HMAC-SHA256
+under the server's secret key. The database keeps the salt and the hashes only: enough
+to look a token up and, with the key, to print the same link on a slip hours after the
+SMS that carried it, but a copy of the database alone opens nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Table, and_, insert, select, update
+from sqlalchemy.engine import make_url
+
+from notifier.config import Settings
+from notifier.errors import SecretKeyMissingError
+from notifier.models import RebookingLink
+from notifier.sqlsets import one_of
+
+LINKS: Table = RebookingLink.__table__  # type: ignore[attr-defined]
+
+# Printed on slips and typed by hand: no 0/O, no 1/I/L.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+TOKEN_BYTES = 16  # 128 bits: 22 URL-safe characters
+_MAX_CODE_ROUNDS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A live link as the recipient sees it."""
+
+    id: int
+    shipment_id: int
+    status_event_id: int
+    token: str
+    code: str
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A missed delivery that needs a link: the event and when the parcel's hold ends."""
+
+    shipment_id: int
+    status_event_id: int
+    occurred_at: datetime
+    held_until: date | None
+
+
+_keys: dict[str, bytes] = {}
+
+
+def secret_key(settings: Settings) -> bytes:
+    """NOTIFIER_SECRET_KEY; on the embedded SQLite default, a key file beside the database.
+
+    The file keeps `make run` working with no setup, and links valid across restarts.
+    Any other deployment must set the key: every process has to derive the same links.
+    """
+    configured = settings.secrets.secret_key
+    if configured is not None:
+        return configured.get_secret_value().encode()
+    url = make_url(settings.database.url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        raise SecretKeyMissingError(
+            "set NOTIFIER_SECRET_KEY (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`): rebooking links are derived from it"
+        )
+    path = Path(url.database).with_suffix(".secret")
+    cached = _keys.get(str(path))
+    if cached is None:
+        cached = _read_or_create_key(path)
+        _keys[str(path)] = cached
+    return cached
+
+
+def _read_or_create_key(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip().encode()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text(encoding="ascii").strip().encode()
+
+
+def _mac(key: bytes, label: bytes, data: bytes) -> bytes:
+    return hmac.new(key, label + b":" + data, hashlib.sha256).digest()
+
+
+def derive_token(key: bytes, salt: str) -> str:
+    digest = _mac(key, b"token", bytes.fromhex(salt))[:TOKEN_BYTES]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def derive_code(key: bytes, salt: str, round_: int) -> str:
+    number = int.from_bytes(_mac(key, b"code%d" % round_, bytes.fromhex(salt)), "big")
+    letters = []
+    for _ in range(CODE_LENGTH):
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        letters.append(CODE_ALPHABET[digit])
+    return "".join(letters)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def hash_code(key: bytes, code: str) -> str:
+    # Keyed: 31^8 codes are few enough to try them all against a plain hash.
+    return _mac(key, b"lookup", code.encode("ascii", "replace")).hex()
+
+
+def normalise_code(typed: str) -> str | None:
+    """The code as printed from what a person typed ('abcd efgh', 'ABCD-EFGH'), or None."""
+    code = "".join(ch for ch in typed.upper() if ch not in " -.\t")
+    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def group_code(code: str) -> str:
+    """Two groups of four, as printed: 'K7QM 3XRP'."""
+    return f"{code[:4]} {code[4:]}"
+
+
+def link_url(settings: Settings, token: str) -> str:
+    """The configured rebooking base + token; never built from a request's Host header."""
+    return str(settings.company.rebooking_base_url).rstrip("/") + "/" + token
+
+
+def expiry(attempt: Attempt, settings: Settings) -> datetime:
+    """The end of the hold day in the company's time zone, else valid_days after the attempt."""
+    fallback = attempt.occurred_at + timedelta(days=settings.links.valid_days)
+    if attempt.held_until is None:
+        return fallback
+    tz = ZoneInfo(settings.company.timezone)
+    end = datetime.combine(attempt.held_until + timedelta(days=1), time(0), tzinfo=tz)
+    # A hold date before the attempt itself is a carrier's typo, not a reason to issue a
+    # link that is dead on arrival.
+    return end if end > attempt.occurred_at else fallback
+
+
+def issue_links(
+    connection: Connection,
+    attempts: Sequence[Attempt],
+    *,
+    key: bytes,
+    settings: Settings,
+    now: datetime,
+) -> list[Link]:
+    """A new link per attempt, revoking every earlier link of those shipments."""
+    if not attempts:
+        return []
+    revoke_links(connection, [a.shipment_id for a in attempts], now=now)
+    salts = [secrets.token_bytes(16).hex() for _ in attempts]
+    rounds = _free_code_rounds(connection, key, salts)
+    rows = []
+    for attempt, salt, round_ in zip(attempts, salts, rounds, strict=True):
+        rows.append(
+            {
+                "shipment_id": attempt.shipment_id,
+                "status_event_id": attempt.status_event_id,
+                "salt": salt,
+                "code_round": round_,
+                "token_hash": hash_token(derive_token(key, salt)),
+                "code_hash": hash_code(key, derive_code(key, salt, round_)),
+                "created_at": now,
+                "expires_at": expiry(attempt, settings),
+                "revoked_at": None,
+            }
+        )
+    connection.execute(insert(LINKS), rows)
+    shipment_ids = [a.shipment_id for a in attempts]
+    return list(live_links(connection, shipment_ids, key=key, settings=settings, now=now).values())
+
+
+def _free_code_rounds(connection: Connection, key: bytes, salts: list[str]) -> list[int]:
+    """For each salt, the first round whose short code no stored link (or sibling) uses."""
+    rounds = [0] * len(salts)
+    for _ in range(_MAX_CODE_ROUNDS):
+        codes = [derive_code(key, s, r) for s, r in zip(salts, rounds, strict=True)]
+        hashes = [hash_code(key, code) for code in codes]
+        taken = {
+            row.code_hash
+            for row in connection.execute(
+                select(LINKS.c.code_hash).where(one_of(connection, LINKS.c.code_hash, hashes))
+            )
+        }
+        seen: set[str] = set()
+        clashes = False
+        for i, code_hash in enumerate(hashes):
+            if code_hash in taken or code_hash in seen:
+                rounds[i] += 1
+                clashes = True
+            seen.add(code_hash)
+        if not clashes:
+            return rounds
+    raise RuntimeError("no free short code after 32 rounds: the code space is exhausted")
+
+
+def revoke_links(connection: Connection, shipment_ids: Iterable[int], *, now: datetime) -> None:
+    """End every live link of these shipments (a newer slip, or the parcel is gone)."""
+    ids = list(set(shipment_ids))
+    if not ids:
+        return
+    connection.execute(
+        update(LINKS)
+        .where(one_of(connection, LINKS.c.shipment_id, ids), LINKS.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def _live(now: datetime) -> Any:
+    return and_(LINKS.c.revoked_at.is_(None), LINKS.c.expires_at > now)
+
+
+def live_links(
+    connection: Connection,
+    shipment_ids: Iterable[int],
+    *,
+    key: bytes,
+    settings: Settings,
+    now: datetime,
+) -> dict[int, Link]:
+    """The newest live link of each of these shipments that has one."""
+    ids = list(set(shipment_ids))
+    if not ids:
+        return {}
+    query = (
+        select(LINKS)
+        .where(one_of(connection, LINKS.c.shipment_id, ids), _live(now))
+        .order_by(LINKS.c.id)
+    )
+    return {row.shipment_id: _link(row, key, settings) for row in connection.execute(query)}
+
+
+def _link(row: Any, key: bytes, settings: Settings) -> Link:
+    token = derive_token(key, row.salt)
+    return Link(
+        id=row.id,
+        shipment_id=row.shipment_id,
+        status_event_id=row.status_event_id,
+        token=token,
+        code=derive_code(key, row.salt, row.code_round),
+        url=link_url(settings, token),
+        expires_at=row.expires_at,
+    )
+
+
+def resolve_token(
+    connection: Connection, token: str, *, key: bytes, settings: Settings, now: datetime
+) -> Link | None:
+    """The live link this token opens; None for unknown, expired and revoked alike."""
+    if not token or len(token) > 64:
+        return None
+    return _resolve(connection, LINKS.c.token_hash == hash_token(token), key, settings, now)
+
+
+def resolve_code(
+    connection: Connection, typed: str, *, key: bytes, settings: Settings, now: datetime
+) -> Link | None:
+    """The live link of a short code as typed; None for unknown, expired and revoked alike."""
+    code = normalise_code(typed[:64])
+    if code is None:
+        return None
+    return _resolve(connection, LINKS.c.code_hash == hash_code(key, code), key, settings, now)
+
+
+def _resolve(
+    connection: Connection, where: Any, key: bytes, settings: Settings, now: datetime
+) -> Link | None:
+    row = connection.execute(select(LINKS).where(where, _live(now))).first()
+    return None if row is None else _link(row, key, settings)

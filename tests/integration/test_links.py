@@ -1,0 +1,235 @@
+"""Rebooking links: issued with each missed delivery, revoked, expiring, never stored in clear."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from notifier import links
+from notifier.channels.base import OutgoingMessage, SendResult
+from notifier.config import Settings
+from notifier.dispatch import Dispatcher
+from notifier.errors import SecretKeyMissingError
+from notifier.ingest import Incoming, ingest
+from notifier.links import CODE_ALPHABET, LINKS, Link
+from notifier.outbox import OUTBOX
+from notifier.render import build_environment
+from tests.conftest import EventFactory, make_settings
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+class Recording:
+    """A channel that keeps what it is given (the lowest seam: no provider at all)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: list[OutgoingMessage] = []
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        self.sent.append(message)
+        return SendResult(provider_id=f"{self.name}-{len(self.sent)}")
+
+
+@pytest.fixture
+def settings(engine: Engine) -> Settings:
+    return make_settings(engine.url.render_as_string(hide_password=False))
+
+
+def store(engine: Engine, settings: Settings, *events: dict[str, Any], now: datetime = NOW) -> None:
+    items = [Incoming(i, e, json.dumps(e)) for i, e in enumerate(events)]
+    list(ingest(engine, items, settings=settings, now=lambda: now))
+
+
+def live(engine: Engine, settings: Settings, now: datetime = NOW) -> dict[int, Link]:
+    with engine.connect() as connection:
+        ids = [r.shipment_id for r in connection.execute(select(LINKS.c.shipment_id))]
+        key = links.secret_key(settings)
+        return links.live_links(connection, ids, key=key, settings=settings, now=now)
+
+
+def resolve(engine: Engine, settings: Settings, token: str, now: datetime = NOW) -> Link | None:
+    with engine.connect() as connection:
+        key = links.secret_key(settings)
+        return links.resolve_token(connection, token, key=key, settings=settings, now=now)
+
+
+def attempt(make_event: EventFactory, **changes: Any) -> dict[str, Any]:
+    fields = {
+        "status": "DELIVERY_ATTEMPTED",
+        "reason": "RECIPIENT_ABSENT",
+        "occurred_at": "2026-11-22T10:49:00+01:00",
+    }
+    return make_event(**{**fields, **changes})
+
+
+def test_a_missed_delivery_gets_a_link_that_opens_its_shipment_only(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, attempt(make_event), attempt(make_event, tracking_number="RP2IT"))
+    found = live(engine, settings)
+    assert len(found) == 2
+    first, second = found.values()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", first.token)  # 128 bits, URL-safe
+    assert first.url == "https://rapido.example/r/" + first.token
+    assert len(first.code) == 8
+    assert set(first.code) <= set(CODE_ALPHABET)
+    assert not set(first.code) & set("0O1IL")
+    assert first.token != second.token
+    assert first.code != second.code
+    opened = resolve(engine, settings, first.token)
+    assert opened is not None
+    assert opened.shipment_id == first.shipment_id
+    with engine.connect() as connection:
+        key = links.secret_key(settings)
+        typed = f"{first.code[:4].lower()} {first.code[4:]}"
+        by_code = links.resolve_code(connection, typed, key=key, settings=settings, now=NOW)
+    assert by_code is not None
+    assert by_code.shipment_id == first.shipment_id
+    assert (
+        resolve(engine, settings, first.token[:-1] + ("A" if first.token[-1] != "A" else "B"))
+        is None
+    )
+
+
+def test_neither_token_nor_code_is_stored_and_the_key_is_needed(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, attempt(make_event))
+    (link,) = live(engine, settings).values()
+    with engine.connect() as connection:
+        rows = [dict(r) for r in connection.execute(select(LINKS)).mappings()]
+    stored = json.dumps(rows, default=str)
+    assert link.token not in stored
+    assert link.code not in stored
+    other = make_settings(settings.database.url, env={"NOTIFIER_SECRET_KEY": "another key"})
+    assert resolve(engine, other, link.token) is not None  # the hash needs no key...
+    assert live(engine, other)[link.shipment_id].token != link.token  # ...deriving it does
+
+
+def test_a_newer_slip_revokes_the_older_link(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, attempt(make_event))
+    (old,) = live(engine, settings).values()
+    later = NOW + timedelta(days=1)
+    store(engine, settings, attempt(make_event, occurred_at="2026-11-23T11:20:00+01:00"), now=later)
+    (new,) = live(engine, settings, later).values()
+    assert new.token != old.token
+    assert resolve(engine, settings, old.token, later) is None
+    with engine.connect() as connection:
+        key = links.secret_key(settings)
+        assert (
+            links.resolve_code(connection, old.code, key=key, settings=settings, now=later) is None
+        )
+    assert resolve(engine, settings, new.token, later) is not None
+
+
+def test_a_late_older_attempt_does_not_replace_the_current_link(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, attempt(make_event, occurred_at="2026-11-22T15:00:00+01:00"))
+    (current,) = live(engine, settings).values()
+    store(engine, settings, attempt(make_event, occurred_at="2026-11-22T09:00:00+01:00"))
+    assert resolve(engine, settings, current.token) is not None
+    assert list(live(engine, settings).values()) == [current]
+
+
+def test_delivery_ends_the_link(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, attempt(make_event))
+    (link,) = live(engine, settings).values()
+    store(engine, settings, make_event(status="DELIVERED", occurred_at="2026-11-22T16:00:00+01:00"))
+    assert resolve(engine, settings, link.token) is None
+
+
+def test_a_link_lives_until_the_hold_ends_or_valid_days(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(
+        engine,
+        settings,
+        attempt(make_event, held_until="2026-12-02"),
+        attempt(make_event, tracking_number="RP2IT"),
+    )
+    held, plain = live(engine, settings).values()
+    end_of_hold = datetime(2026, 12, 2, 23, 0, tzinfo=UTC)  # midnight in Rome
+    assert held.expires_at == end_of_hold
+    assert resolve(engine, settings, held.token, end_of_hold - timedelta(seconds=1)) is not None
+    assert resolve(engine, settings, held.token, end_of_hold) is None
+    attempted = datetime(2026, 11, 22, 9, 49, tzinfo=UTC)
+    assert plain.expires_at == attempted + timedelta(days=settings.links.valid_days)
+
+
+def test_the_missed_delivery_sms_carries_the_slips_link(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, attempt(make_event, next_attempt={"date": "2026-11-24"}))
+    (link,) = live(engine, settings).values()
+    sms, email = Recording("sms"), Recording("email")
+    dispatcher = Dispatcher(
+        engine=engine,
+        settings=settings,
+        channels={"sms": sms, "email": email},
+        templates=build_environment(settings),
+        worker="w1",
+    )
+    assert dispatcher.run_once(NOW).outcomes == {"sent": 1}
+    (message,) = sms.sent
+    assert link.url in message.body
+    with engine.connect() as connection:
+        sent = select(OUTBOX.c.body).where(OUTBOX.c.state == "sent")
+        body = connection.execute(sent).scalar_one()
+    assert link.url in body
+
+
+def test_short_codes_skip_ones_already_taken(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, attempt(make_event))
+    key = links.secret_key(settings)
+    with engine.begin() as connection:
+        row = connection.execute(select(LINKS)).one()
+        assert row.code_round == 0
+        # The stored link's own salt clashes at round 0, so round 1 is the first free.
+        assert links._free_code_rounds(connection, key, [row.salt]) == [1]
+        # Two siblings in one batch never share a code either.
+        fresh = "ab" * 16
+        assert links._free_code_rounds(connection, key, [fresh, fresh]) == [0, 1]
+    assert links.derive_code(key, row.salt, 0) != links.derive_code(key, row.salt, 1)
+
+
+def test_codes_typed_by_people_are_normalised() -> None:
+    assert links.normalise_code("abcd efgh") == "ABCDEFGH"
+    assert links.normalise_code(" K7QM-3XRP ") == "K7QM3XRP"
+    assert links.normalise_code("ABCD EFG0") is None  # 0 is never printed
+    assert links.normalise_code("ABCDEFG") is None
+    assert links.group_code("K7QM3XRP") == "K7QM 3XRP"
+
+
+def test_postgres_without_a_secret_key_is_refused() -> None:
+    settings = make_settings(
+        "postgresql://postgres@127.0.0.1:5432/none", env={"NOTIFIER_SECRET_KEY": ""}
+    )
+    with pytest.raises(SecretKeyMissingError, match="NOTIFIER_SECRET_KEY"):
+        links.secret_key(settings)
+
+
+def test_sqlite_without_a_secret_key_keeps_one_beside_the_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'notifier.db'}"
+    settings = make_settings(url, env={"NOTIFIER_SECRET_KEY": ""})
+    key = links.secret_key(settings)
+    path = tmp_path / "notifier.secret"
+    assert path.read_text().strip().encode() == key
+    assert len(key) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    links._keys.clear()  # as a restarted process
+    assert links.secret_key(settings) == key
