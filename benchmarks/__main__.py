@@ -7,11 +7,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import dispatch, ingest
+from benchmarks import dispatch, ingest, slips
 
 # A suite prints its own figures and raises if it cannot measure; a missed target is
 # printed as MISSED, not raised, so one slow figure does not hide the others.
-SUITES: dict[str, Callable[[bool], None]] = {"ingest": ingest.main, "dispatch": dispatch.main}
+SUITES: dict[str, Callable[[bool], None]] = {
+    "ingest": ingest.main,
+    "dispatch": dispatch.main,
+    "slips": slips.main,
+}
 
 
 def main() -> int:

@@ -9,16 +9,21 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from sqlalchemy import Engine
 
 from notifier import __version__, links, schema
 from notifier.config import Settings, find_config_path, load_settings
-from notifier.db import make_engine
+from notifier.db import make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
+
+if TYPE_CHECKING:
+    # WeasyPrint is slow to import: only the slip commands load it.
+    from notifier.slips import Layout, Slip
 
 app = typer.Typer(
     help="notifier: proactive delivery notifications, missed-delivery slips and rebooking.",
@@ -173,6 +178,109 @@ def ingest(
         engine.dispose()
     err.print(run.summary_line())
     raise typer.Exit(0 if ok else 1)
+
+
+LayoutOption = Annotated[
+    str, typer.Option(help="a6: one slip per A6 page; a4x4: four per A4 sheet, with cut marks.")
+]
+OutputOption = Annotated[Path, typer.Option("--output", "-o", help="PDF file to write.")]
+
+
+@app.command()
+def slips(
+    day: Annotated[
+        datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Day of the attempts.")
+    ],
+    output: OutputOption,
+    depot: Annotated[str | None, typer.Option(help="Only this depot's code.")] = None,
+    layout: LayoutOption = "a6",
+    config: ConfigOption = None,
+) -> None:
+    """Print a day's missed-delivery slips (one depot's, with --depot) in route order."""
+    from notifier.slipbatch import day_slips
+
+    chosen = _layout(layout)
+    settings = _settings(config)
+    engine = _ready_engine(settings)
+    now = datetime.now(UTC)
+    try:
+        with read_transaction(engine) as connection:
+            found = day_slips(
+                connection,
+                day=day.date(),
+                depot=depot,
+                key=links.secret_key(settings),
+                settings=settings,
+                now=now,
+            )
+    finally:
+        engine.dispose()
+    where = f" at depot {depot}" if depot else ""
+    if not found:
+        err.print(f"no open missed deliveries on {day.date()}{where}: nothing to print")
+        raise typer.Exit(1)
+    _write_slips(found, output, settings=settings, layout=chosen, now=now)
+    err.print(f"{len(found)} slips for {day.date()}{where} written to {output}")
+
+
+@app.command()
+def slip(
+    tracking_number: Annotated[str, typer.Argument(help="The parcel's tracking number.")],
+    output: OutputOption,
+    layout: LayoutOption = "a6",
+    config: ConfigOption = None,
+) -> None:
+    """Print the slip of one parcel's latest missed delivery."""
+    from notifier.slipbatch import shipment_slip
+
+    chosen = _layout(layout)
+    settings = _settings(config)
+    engine = _ready_engine(settings)
+    now = datetime.now(UTC)
+    try:
+        with read_transaction(engine) as connection:
+            found = shipment_slip(
+                connection,
+                tracking_number,
+                key=links.secret_key(settings),
+                settings=settings,
+                now=now,
+            )
+    finally:
+        engine.dispose()
+    if found is None:
+        err.print(f"{tracking_number}: no missed delivery open for rebooking")
+        raise typer.Exit(1)
+    _write_slips([found], output, settings=settings, layout=chosen, now=now)
+    err.print(f"slip for {found.facts.tracking_number} written to {output}")
+
+
+def _layout(value: str) -> Layout:
+    if value not in ("a6", "a4x4"):
+        err.print(f"error: --layout must be a6 or a4x4, not {value!r}")
+        raise typer.Exit(2)
+    return "a6" if value == "a6" else "a4x4"
+
+
+def _write_slips(
+    found: list[Slip], output: Path, *, settings: Settings, layout: Layout, now: datetime
+) -> None:
+    from notifier.slips import render_slips_pdf
+
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"rendering {len(found)} slips", total=len(found))
+        pdf = render_slips_pdf(
+            found,
+            settings=settings,
+            layout=layout,
+            now=now,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+    try:
+        output.write_bytes(pdf)
+    except OSError as exc:
+        err.print(f"error: cannot write {output}: {exc.strerror}")
+        raise typer.Exit(2) from exc
 
 
 @app.command()

@@ -244,10 +244,11 @@ def live_links(
         .where(one_of(connection, LINKS.c.shipment_id, ids), _live(now))
         .order_by(LINKS.c.id)
     )
-    return {row.shipment_id: _link(row, key, settings) for row in connection.execute(query)}
+    return {row.shipment_id: link_from_row(row, key, settings) for row in connection.execute(query)}
 
 
-def _link(row: Any, key: bytes, settings: Settings) -> Link:
+def link_from_row(row: Any, key: bytes, settings: Settings) -> Link:
+    """A stored row (or a joined row with its columns) as the link it stands for."""
     token = derive_token(key, row.salt)
     return Link(
         id=row.id,
@@ -283,4 +284,4 @@ def _resolve(
     connection: Connection, where: Any, key: bytes, settings: Settings, now: datetime
 ) -> Link | None:
     row = connection.execute(select(LINKS).where(where, _live(now))).first()
-    return None if row is None else _link(row, key, settings)
+    return None if row is None else link_from_row(row, key, settings)

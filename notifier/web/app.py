@@ -17,7 +17,7 @@ from notifier.config import Settings
 from notifier.db import make_engine
 from notifier.render import build_environment
 from notifier.scheduler import NotifierScheduler
-from notifier.web import api, health
+from notifier.web import api, health, ops
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def create_app(
     app.state.templates = build_environment(settings)
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(ops.router)
     _add_pages(app, settings)
     app.add_middleware(_ContainErrors)
     return app

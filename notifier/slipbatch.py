@@ -1,0 +1,115 @@
+"""Which slips a print run holds: a day's missed deliveries with live links, in route order."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Select, select
+
+from notifier.config import Settings
+from notifier.ingest import EVENTS, SHIPMENTS
+from notifier.links import LINKS, link_from_row
+from notifier.messages import MessageFacts, choose_locale
+from notifier.slips import Slip
+from notifier.vocabulary import Reason, Status
+
+
+def _query(now: datetime) -> Select[Any]:
+    return (
+        select(
+            LINKS,
+            EVENTS.c.reason.label("event_reason"),
+            EVENTS.c.occurred_at.label("event_occurred_at"),
+            SHIPMENTS.c.tracking_number,
+            SHIPMENTS.c.carrier,
+            SHIPMENTS.c.recipient_name,
+            SHIPMENTS.c.recipient_locale,
+            SHIPMENTS.c.sender_name,
+            SHIPMENTS.c.depot,
+            SHIPMENTS.c.route_stop,
+            SHIPMENTS.c.next_attempt_date,
+            SHIPMENTS.c.next_attempt_window,
+            SHIPMENTS.c.held_until,
+            SHIPMENTS.c.pickup_point,
+            SHIPMENTS.c.estimated_delivery,
+        )
+        .join(EVENTS, EVENTS.c.id == LINKS.c.status_event_id)
+        .join(SHIPMENTS, SHIPMENTS.c.id == LINKS.c.shipment_id)
+        .where(LINKS.c.revoked_at.is_(None), LINKS.c.expires_at > now)
+    )
+
+
+def day_slips(
+    connection: Connection,
+    *,
+    day: date,
+    depot: str | None,
+    key: bytes,
+    settings: Settings,
+    now: datetime,
+) -> list[Slip]:
+    """Every missed delivery of `day` (company time zone) still open for rebooking.
+
+    In route order where the stop is known, the rest after it by tracking number, so a
+    courier's stack matches the round.
+    """
+    tz = ZoneInfo(settings.company.timezone)
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    query = _query(now).where(
+        EVENTS.c.occurred_at >= start.astimezone(ZoneInfo("UTC")),
+        EVENTS.c.occurred_at < end.astimezone(ZoneInfo("UTC")),
+    )
+    if depot is not None:
+        query = query.where(SHIPMENTS.c.depot == depot)
+    query = query.order_by(
+        SHIPMENTS.c.route_stop.is_(None),
+        SHIPMENTS.c.route_stop,
+        SHIPMENTS.c.tracking_number,
+        LINKS.c.id,
+    )
+    return [_slip(row, key, settings) for row in connection.execute(query)]
+
+
+def shipment_slip(
+    connection: Connection, tracking_number: str, *, key: bytes, settings: Settings, now: datetime
+) -> Slip | None:
+    """The slip of this parcel's newest live missed delivery, if it has one."""
+    query = (
+        _query(now)
+        .where(SHIPMENTS.c.tracking_number == "".join(tracking_number.split()).upper())
+        .order_by(LINKS.c.id.desc())
+        .limit(1)
+    )
+    row = connection.execute(query).first()
+    return None if row is None else _slip(row, key, settings)
+
+
+def _slip(row: Any, key: bytes, settings: Settings) -> Slip:
+    link = link_from_row(row, key, settings)
+    facts = MessageFacts(
+        tracking_number=row.tracking_number,
+        carrier=row.carrier,
+        status=Status.DELIVERY_ATTEMPTED,
+        reason=Reason(row.event_reason) if row.event_reason else None,
+        occurred_at=row.event_occurred_at,
+        recipient_name=row.recipient_name,
+        sender_name=row.sender_name,
+        depot=row.depot,
+        # The shipment as it is now: a hold or pickup point decided since the attempt is
+        # what the recipient needs to know.
+        next_attempt_date=row.next_attempt_date,
+        next_attempt_window=row.next_attempt_window,
+        held_until=row.held_until,
+        pickup_point=row.pickup_point,
+        estimated_delivery=row.estimated_delivery,
+        rebooking_url=link.url,
+        short_code=link.code,
+    )
+    return Slip(
+        facts=facts,
+        locale=choose_locale(row.recipient_locale, settings),
+        second_locale=settings.slips.second_locale,
+    )

@@ -1,0 +1,342 @@
+"""Slips as printed: real PDFs from WeasyPrint, read back with poppler and zbar."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import date, datetime
+from itertools import cycle
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notifier.config import Settings
+from notifier.messages import MessageFacts
+from notifier.slips import ExternalResourceError, Slip, render_slips_html, render_slips_pdf
+from notifier.vocabulary import Reason, Status
+from tests.conftest import NOW, make_settings, require
+
+pytestmark = pytest.mark.slow
+
+TOOLS = ("pdftoppm", "pdftotext", "pdfinfo", "zbarimg")
+A6_PT = (297.64, 419.53)
+A4_PT = (595.28, 841.89)
+MARGIN_PT = 6 / 25.4 * 72
+BATCH = 50
+# 09:49 UTC is 10:49 in Rome, the company's time zone.
+ATTEMPT = datetime(2026, 11, 22, 9, 49, tzinfo=NOW.tzinfo)
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+HOURS = {"mon": "07:00-20:00", "tue": "07:00-20:00", "wed": "07:00-20:00",
+         "thu": "07:00-20:00", "fri": "07:00-21:00", "sat": "08:00-13:00"}  # fmt: skip
+LONG_NAME = " ".join(["Maria-Assunta Ångström-Łukasiewicz"] * 6)[:200]
+LONG_ADDRESS = ("Via dei Cavalieri di Vittorio Veneto " * 10)[:300]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _tools() -> None:
+    for tool in TOOLS:
+        if shutil.which(tool) is None:
+            require(tool, f"{tool} not on PATH (poppler-utils, zbar-tools)")
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return make_settings(
+        "sqlite://",
+        pickup_points=[
+            {"code": "PP01", "name": "Tabaccheria Da Gino", "hours": HOURS,
+             "address": "Corso Buenos Aires 44, 20124 Milano", "phone": "+39 02 555 1234"},
+            {"code": "LONG", "name": "Edicola " + "Grande " * 6, "address": LONG_ADDRESS,
+             "hours": HOURS},
+        ],
+    )  # fmt: skip
+
+
+def make_facts(settings: Settings, n: int, **changes: Any) -> MessageFacts:
+    base = str(settings.company.rebooking_base_url).rstrip("/")
+    fields: dict[str, Any] = {
+        "tracking_number": f"RP{n:09d}IT",
+        "carrier": "rapido",
+        "status": Status.DELIVERY_ATTEMPTED,
+        "reason": Reason.RECIPIENT_ABSENT,
+        "occurred_at": ATTEMPT,
+        "recipient_name": "Giovanni Bianchi",
+        "depot": "MI01",
+        "next_attempt_date": date(2026, 11, 24),
+        "next_attempt_window": "10:00-14:00",
+        "rebooking_url": f"{base}/{secrets.token_urlsafe(16)[:22]}",
+        "short_code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(8)),
+    }
+    return MessageFacts(**{**fields, **changes})
+
+
+def batch(settings: Settings) -> list[Slip]:
+    """Every reason, three kinds of next step, both languages, some with a second one."""
+    slips = []
+    kinds = cycle(["attempt", "pickup", "depot"])
+    reasons = cycle(Reason)
+    for n in range(BATCH):
+        kind = next(kinds)
+        changes: dict[str, Any] = {"reason": next(reasons)}
+        if kind != "attempt":
+            changes |= {"next_attempt_date": None, "held_until": date(2026, 11, 29)}
+        if kind == "pickup":
+            changes["pickup_point"] = "PP01"
+        locale = "it" if n % 2 else "en"
+        second = ("en" if locale == "it" else "it") if n % 5 == 0 else None
+        slips.append(Slip(make_facts(settings, n, **changes), locale, second))
+    return slips
+
+
+def run(*command: str | Path) -> str:
+    return subprocess.run(
+        [str(part) for part in command], check=True, capture_output=True, text=True, timeout=120
+    ).stdout
+
+
+def page_count(pdf: Path) -> int:
+    return int(re.search(r"^Pages:\s+(\d+)", run("pdfinfo", pdf), re.M).group(1))
+
+
+def page_size(pdf: Path) -> tuple[float, float]:
+    match = re.search(r"^Page size:\s+([\d.]+) x ([\d.]+) pts", run("pdfinfo", pdf), re.M)
+    return float(match.group(1)), float(match.group(2))
+
+
+def page_texts(pdf: Path) -> list[str]:
+    """Each page's text, whitespace made single spaces (pdftotext ends pages with \\f)."""
+    pages = run("pdftotext", "-layout", pdf, "-").split("\f")[:-1]
+    return [" ".join(page.split()) for page in pages]
+
+
+def decode_pages(pdf: Path, workdir: Path, *, dpi: int) -> list[list[str]]:
+    """The QR codes zbar reads on each page rasterised at `dpi`, in page order."""
+    prefix = workdir / f"page-{dpi}"
+    run("pdftoppm", "-r", str(dpi), "-png", pdf, prefix)
+    images = sorted(workdir.glob(f"page-{dpi}-*.png"), key=lambda p: int(p.stem.rsplit("-")[-1]))
+    found = []
+    for image in images:
+        # zbarimg exits 4 when it finds no symbol: that is an answer here, not a failure.
+        done = subprocess.run(
+            ["zbarimg", "--raw", "-q", str(image)], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode in (0, 4), done.stderr
+        found.append(done.stdout.splitlines())
+    return found
+
+
+@pytest.fixture(scope="module")
+def slips(settings: Settings) -> list[Slip]:
+    return batch(settings)
+
+
+@pytest.fixture(scope="module")
+def a6_pdf(slips: list[Slip], settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("a6") / "slips.pdf"
+    path.write_bytes(render_slips_pdf(slips, settings=settings, layout="a6", now=NOW))
+    return path
+
+
+@pytest.fixture(scope="module")
+def a4_pdf(slips: list[Slip], settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("a4") / "slips.pdf"
+    path.write_bytes(render_slips_pdf(slips, settings=settings, layout="a4x4", now=NOW))
+    return path
+
+
+@pytest.fixture
+def render(settings: Settings, tmp_path: Path) -> Iterator[Any]:
+    def to_pdf(slips: list[Slip], layout: str = "a6", **kwargs: Any) -> Path:
+        path = tmp_path / f"{layout}-{len(list(tmp_path.glob('*.pdf')))}.pdf"
+        kwargs.setdefault("settings", settings)
+        path.write_bytes(render_slips_pdf(slips, layout=layout, now=NOW, **kwargs))
+        return path
+
+    return to_pdf
+
+
+def test_a6_batch_prints_one_page_per_slip(a6_pdf: Path) -> None:
+    assert page_count(a6_pdf) == BATCH
+    assert page_size(a6_pdf) == pytest.approx(A6_PT, abs=0.5)
+
+
+def test_a4_sheets_hold_four_slips_each(a4_pdf: Path, slips: list[Slip], tmp_path: Path) -> None:
+    assert page_count(a4_pdf) == 13
+    assert page_size(a4_pdf) == pytest.approx(A4_PT, abs=0.5)
+    decoded = decode_pages(a4_pdf, tmp_path, dpi=150)
+    for sheet, found in enumerate(decoded):
+        urls = {s.facts.rebooking_url for s in slips[sheet * 4 : sheet * 4 + 4]}
+        assert sorted(found) == sorted(urls), f"sheet {sheet + 1}"
+
+
+def test_every_qr_decodes_to_its_own_slips_url(
+    a6_pdf: Path, slips: list[Slip], tmp_path: Path
+) -> None:
+    decoded = decode_pages(a6_pdf, tmp_path, dpi=150)
+    assert decoded == [[slip.facts.rebooking_url] for slip in slips]
+
+
+def test_qr_still_decodes_at_100_dpi(render: Any, settings: Settings, tmp_path: Path) -> None:
+    slip = Slip(make_facts(settings, 7), "it")
+    assert decode_pages(render([slip]), tmp_path, dpi=100) == [[slip.facts.rebooking_url]]
+
+
+def test_every_page_says_what_happened_what_next_and_whom_to_call(
+    a6_pdf: Path, slips: list[Slip], settings: Settings
+) -> None:
+    texts = page_texts(a6_pdf)
+    assert len(texts) == len(slips)
+    company = settings.company
+    for slip, text in zip(slips, texts, strict=True):
+        facts = slip.facts
+        code = facts.short_code
+        assert facts.tracking_number[:4] + " " + facts.tracking_number[4:8] in text
+        assert f"{code[:4]} {code[4:]}" in text
+        assert company.phone in text
+        assert company.phone_hours in text
+        assert company.email in text
+        assert "rapido.example/r" in text
+        assert "10:49" in text
+        if facts.next_attempt_date:
+            assert ("martedì 24 novembre" if slip.locale == "it" else "Tuesday 24 November") in text
+            assert "10:00–14:00" in text
+        elif facts.pickup_point:
+            assert "Tabaccheria Da Gino" in text
+            assert "Corso Buenos Aires 44" in text
+            assert "sab 08:00–13:00" in text or "Sat 08:00–13:00" in text
+        else:
+            assert "Milano Nord" in text
+            assert "Via Esempio 12, Milano" in text
+        if slip.second_locale:
+            assert "We never ask for payment or card details on this page" in text
+            assert "Su questa pagina non chiediamo mai pagamenti" in text
+
+
+def test_wording_follows_the_reason_and_the_language(a6_pdf: Path, slips: list[Slip]) -> None:
+    texts = page_texts(a6_pdf)
+    absent = [(s, t) for s, t in zip(slips, texts, strict=True)
+              if s.facts.reason == Reason.RECIPIENT_ABSENT]  # fmt: skip
+    assert absent
+    for slip, text in absent:
+        if slip.locale == "it":
+            assert (
+                "Oggi alle 10:49 abbiamo provato a consegnare il suo pacco ma non c'era nessuno"
+                in text
+            )
+        else:
+            assert "We tried to deliver your parcel at 10:49 today and nobody answered" in text
+    refused = next(t for s, t in zip(slips, texts, strict=True) if s.facts.reason == Reason.REFUSED)
+    assert "rifiutato" in refused or "refused" in refused
+
+
+def test_long_names_and_addresses_wrap_inside_one_page(
+    render: Any, settings: Settings, tmp_path: Path
+) -> None:
+    worst = [
+        Slip(make_facts(settings, 1, recipient_name=LONG_NAME, next_attempt_date=None,
+                        pickup_point="LONG", held_until=date(2026, 11, 29)), "it", "en"),
+        Slip(make_facts(settings, 2, recipient_name=LONG_NAME, next_attempt_date=None,
+                        pickup_point="PP01", held_until=date(2026, 11, 29)), "en", "it"),
+        Slip(make_facts(settings, 3, recipient_name="X" * 200), "it"),
+    ]  # fmt: skip
+    pdf = render(worst)
+    assert page_count(pdf) == len(worst)
+    bbox = run("pdftotext", "-bbox", pdf, "-")
+    width, height = page_size(pdf)
+    words = re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"', bbox
+    )
+    assert len(words) > 100
+    for x_min, y_min, x_max, y_max in ((float(v) for v in w) for w in words):
+        assert x_min >= MARGIN_PT - 1
+        assert y_min >= MARGIN_PT - 1
+        assert x_max <= width - MARGIN_PT + 1
+        assert y_max <= height - MARGIN_PT + 1
+    squeezed = ["".join(text.split()) for text in page_texts(pdf)]
+    assert "".join(LONG_NAME.split()) in squeezed[0]
+    assert "".join(LONG_NAME.split()) in squeezed[1]
+    assert "".join(LONG_ADDRESS.split()) in squeezed[0]
+    assert "X" * 200 in squeezed[2]
+
+
+def test_accented_and_non_latin_names_are_printed(render: Any, settings: Settings) -> None:
+    names = ["Zoë Ångström-Łukasiewicz", "王秀英", "Αλέξανδρος Παπαδόπουλος"]
+    slips = [
+        Slip(make_facts(settings, n, recipient_name=name), "it") for n, name in enumerate(names)
+    ]
+    texts = page_texts(render(slips))
+    for name, text in zip(names, texts, strict=True):
+        # A name may wrap at its hyphen or space; every character is still there, in order.
+        assert "".join(name.split()) in "".join(text.split())
+
+
+def test_missing_optional_facts_leave_no_gaps(
+    render: Any, settings: Settings, tmp_path: Path
+) -> None:
+    bare = make_facts(settings, 1, reason=None, recipient_name=None, depot=None,
+                      next_attempt_date=None, next_attempt_window=None,
+                      rebooking_url=None, short_code=None)  # fmt: skip
+    no_code = make_facts(settings, 2, short_code=None, next_attempt_window=None)
+    slips = [Slip(bare, "it"), Slip(bare, "en", "it"), Slip(no_code, "en")]
+    pdf = render(slips)
+    texts = page_texts(pdf)
+    raw_lines = [line.strip() for line in run("pdftotext", pdf, "-").splitlines()]
+    assert "None" not in " ".join(texts)
+    assert not [line for line in raw_lines if line.endswith(":")], "a label with nothing after it"
+    assert "La contatteremo per concordare una nuova consegna" in texts[0]
+    assert "non è stato possibile completare la consegna" in texts[0]
+    assert "codice" not in texts[0]
+    assert " per " not in texts[0].split("Oggi")[0]
+    assert "We will contact you to arrange a new delivery" in texts[1]
+    # Without a short code the full link is printed; the QR code still carries it.
+    assert no_code.rebooking_url.split("://")[1] in "".join(texts[2].split())
+    assert "code:" not in texts[2]
+    assert decode_pages(pdf, tmp_path, dpi=150) == [[], [], [no_code.rebooking_url]]
+
+
+def test_without_qr_the_same_slips_have_empty_boxes(
+    render: Any, settings: Settings, tmp_path: Path
+) -> None:
+    slips = [Slip(make_facts(settings, n), "it") for n in range(2)]
+    with_qr, without = render(slips), render(slips, with_qr=False)
+    assert page_texts(with_qr) == page_texts(without)
+    assert decode_pages(without, tmp_path, dpi=150) == [[], []]
+
+
+def test_each_block_is_one_language_recipients_first(settings: Settings) -> None:
+    facts = make_facts(settings, 1)
+    html = render_slips_html(
+        [Slip(facts, "en", "it"), Slip(facts, "it", "it")], settings=settings, layout="a6", now=NOW
+    )
+    blocks = re.findall(r'<div class="block (primary|secondary)" lang="(\w+)">', html)
+    assert blocks == [("primary", "en"), ("secondary", "it"), ("primary", "it")]
+
+
+def test_external_resources_are_refused(tmp_path: Path) -> None:
+    override = tmp_path / "templates"
+    (override / "slips").mkdir(parents=True)
+    shipped = (Path(__file__).parents[2] / "templates" / "slips" / "slip.css").read_text()
+    settings = make_settings("sqlite://", templates={"override_dir": str(override)})
+    slips = [Slip(make_facts(settings, 1), "it")]
+    for url in (
+        "http://127.0.0.1:9/evil.css",
+        "https://rapido.example/x.css",
+        "file:///etc/hostname",
+    ):
+        (override / "slips" / "slip.css").write_text(f'@import url("{url}");\n{shipped}')
+        with pytest.raises(ExternalResourceError, match="refused"):
+            render_slips_pdf(slips, settings=settings, layout="a6", now=NOW)
+    # A data: URL is inside the document, and the ops' own CSS is what gets used.
+    pixel = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E"
+    (override / "slips" / "slip.css").write_text(
+        f'{shipped}\n.brand {{ background: url("{pixel}"); }}\n.trust {{ display: none; }}'
+    )
+    pdf = tmp_path / "ok.pdf"
+    pdf.write_bytes(render_slips_pdf(slips, settings=settings, layout="a6", now=NOW))
+    text = page_texts(pdf)[0]
+    assert "Rapido Consegne" in text
+    assert "Sito ufficiale" not in text
