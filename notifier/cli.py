@@ -7,14 +7,15 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from notifier import __version__, links, schema
 from notifier.config import Settings, find_config_path, load_settings
@@ -35,6 +36,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 err = Console(stderr=True, highlight=False)
+T = TypeVar("T")
 
 ConfigOption = Annotated[
     Path | None,
@@ -201,20 +203,13 @@ def slips(
 
     chosen = _layout(layout)
     settings = _settings(config)
-    engine = _ready_engine(settings)
     now = datetime.now(UTC)
-    try:
-        with read_transaction(engine) as connection:
-            found = day_slips(
-                connection,
-                day=day.date(),
-                depot=depot,
-                key=links.secret_key(settings),
-                settings=settings,
-                now=now,
-            )
-    finally:
-        engine.dispose()
+    found = _read_slips(
+        settings,
+        lambda connection, key: day_slips(
+            connection, day=day.date(), depot=depot, key=key, settings=settings, now=now
+        ),
+    )
     where = f" at depot {depot}" if depot else ""
     if not found:
         err.print(f"no open missed deliveries on {day.date()}{where}: nothing to print")
@@ -235,24 +230,28 @@ def slip(
 
     chosen = _layout(layout)
     settings = _settings(config)
-    engine = _ready_engine(settings)
     now = datetime.now(UTC)
-    try:
-        with read_transaction(engine) as connection:
-            found = shipment_slip(
-                connection,
-                tracking_number,
-                key=links.secret_key(settings),
-                settings=settings,
-                now=now,
-            )
-    finally:
-        engine.dispose()
+    found = _read_slips(
+        settings,
+        lambda connection, key: shipment_slip(
+            connection, tracking_number, key=key, settings=settings, now=now
+        ),
+    )
     if found is None:
         err.print(f"{tracking_number}: no missed delivery open for rebooking")
         raise typer.Exit(1)
     _write_slips([found], output, settings=settings, layout=chosen, now=now)
     err.print(f"slip for {found.facts.tracking_number} written to {output}")
+
+
+def _read_slips(settings: Settings, read: Callable[[Connection, bytes], T]) -> T:
+    """`read(connection, secret key)` on a checked database, in one read transaction."""
+    engine = _ready_engine(settings)
+    try:
+        with read_transaction(engine) as connection:
+            return read(connection, links.secret_key(settings))
+    finally:
+        engine.dispose()
 
 
 def _layout(value: str) -> Layout:
