@@ -160,10 +160,10 @@ def issue_links(
     key: bytes,
     settings: Settings,
     now: datetime,
-) -> list[Link]:
+) -> None:
     """A new link per attempt, revoking every earlier link of those shipments."""
     if not attempts:
-        return []
+        return
     revoke_links(connection, [a.shipment_id for a in attempts], now=now)
     salts = [secrets.token_bytes(16).hex() for _ in attempts]
     rounds = _free_code_rounds(connection, key, salts)
@@ -183,8 +183,6 @@ def issue_links(
             }
         )
     connection.execute(insert(LINKS), rows)
-    shipment_ids = [a.shipment_id for a in attempts]
-    return list(live_links(connection, shipment_ids, key=key, settings=settings, now=now).values())
 
 
 def _free_code_rounds(connection: Connection, key: bytes, salts: list[str]) -> list[int]:
