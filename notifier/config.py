@@ -94,7 +94,19 @@ def _check_hours(text: str) -> str:
     return ", ".join(p.strip() for p in text.split(","))
 
 
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def _check_window(text: str) -> str:
+    """A time window of one day: '09:00-13:00'."""
+    match = _WINDOW.match(text.strip())
+    if not match or match.group(1) + match.group(2) >= match.group(3) + match.group(4):
+        raise ValueError(f"{text!r} is not a time window like '09:00-13:00'")
+    return text.strip()
+
+
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+TimeWindow = Annotated[str, AfterValidator(_check_window)]
 LocaleTag = Annotated[str, AfterValidator(_check_locale)]
 PhoneRegion = Annotated[str, AfterValidator(_check_region)]
 EmailAddress = Annotated[str, AfterValidator(_check_email)]
@@ -239,6 +251,25 @@ class Notifications(_Section):
     reminder_time: time = time(10, 0)
 
 
+RebookOption = Literal["slot", "pickup", "neighbour", "safe_place", "callback", "dispute"]
+ALL_REBOOK_OPTIONS: tuple[RebookOption, ...] = (
+    "slot",
+    "pickup",
+    "neighbour",
+    "safe_place",
+    "callback",
+    "dispute",
+)
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_MON_TO_SAT: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
+
+
+class Slot(_Section):
+    window: TimeWindow
+    # Deliveries a depot's rounds can take in that window on one day.
+    capacity: int = Field(ge=0, le=100_000)
+
+
 class Place(_Section):
     code: NonEmpty
     name: NonEmpty
@@ -249,7 +280,9 @@ class Place(_Section):
 
 
 class Depot(Place):
-    pass
+    # Unset: the [rebooking] defaults.
+    rebooking_options: list[RebookOption] | None = None
+    slots: list[Slot] | None = None
 
 
 class PickupPoint(Place):
@@ -309,6 +342,35 @@ class Templates(_Section):
     override_dir: Path | None = None
 
 
+class Rebooking(_Section):
+    """What the rebooking page offers (per depot where the depot says otherwise)."""
+
+    options: list[RebookOption] = Field(default_factory=lambda: list(ALL_REBOOK_OPTIONS))
+    days_ahead: int = Field(default=5, ge=1, le=30)
+    working_days: list[Weekday] = Field(default_factory=lambda: list(_MON_TO_SAT), min_length=1)
+    slots: list[Slot] = Field(
+        default_factory=lambda: [
+            Slot(window="09:00-13:00", capacity=40),
+            Slot(window="14:00-18:00", capacity=40),
+        ],
+        min_length=1,
+    )
+    # A choice can be changed until this local time on the day before it takes effect.
+    change_until: time = time(18, 0)
+    callback_windows: list[TimeWindow] = Field(
+        default_factory=lambda: ["09:00-12:00", "14:00-17:00"], min_length=1
+    )
+    # Shown beside the safe-place form, per language: ops' legal wording.
+    safe_place_notice: dict[str, str] = Field(
+        default_factory=lambda: {
+            "it": "Lasciando il pacco nel luogo indicato, la consegna si considera "
+            "effettuata e il corriere non risponde di furti o danni successivi.",
+            "en": "Once the parcel is left where you say, it counts as delivered and the "
+            "courier is not liable for later theft or damage.",
+        }
+    )
+
+
 class Links(_Section):
     # A rebooking link lives until the parcel leaves the depot's hold (the event's
     # held_until, end of that day); without a hold date, this many days after the attempt.
@@ -366,6 +428,7 @@ class Settings(_Section):
     rules: dict[Status, Rule] = Field(default_factory=dict, validate_default=True)
     templates: Templates = Templates()
     links: Links = Links()
+    rebooking: Rebooking = Rebooking()
     slips: Slips = Slips()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 

@@ -1,4 +1,4 @@
-"""The database tables: shipments, their contact points, status events and the outbox."""
+"""The database tables: shipments, contacts, status events, the outbox, links and rebookings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, Dialect, Index, Text, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -200,3 +200,54 @@ class RebookingLink(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DeliverySlot(SQLModel, table=True):
+    """One depot's delivery window on one day, and how many rebookings it has taken.
+
+    The CHECK is the last word on capacity: whatever the code path, the database refuses
+    a booking past it.
+    """
+
+    __tablename__ = "delivery_slots"
+    __table_args__ = (
+        UniqueConstraint("depot", "day", "window", name="uq_delivery_slot"),
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="ck_delivery_slot_capacity"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    depot: str = Field(max_length=64)
+    day: date
+    window: str = Field(max_length=11)
+    capacity: int
+    booked: int = Field(default=0)
+
+
+class Rebooking(SQLModel, table=True):
+    """What a recipient chose on the rebooking page; a newer choice replaces it."""
+
+    __tablename__ = "rebookings"
+    __table_args__ = (
+        # The same form sent twice (double tap, back button) is one booking.
+        UniqueConstraint("link_id", "submission", name="uq_rebooking_submission"),
+        Index("ix_rebookings_day", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id", index=True)
+    link_id: int = Field(foreign_key="rebooking_links.id")
+    submission: str = Field(max_length=64)
+    kind: str = Field(max_length=16)
+    slot_id: int | None = Field(default=None, foreign_key="delivery_slots.id")
+    day: date | None = None
+    window: str | None = Field(default=None, max_length=11)
+    pickup_point: str | None = Field(default=None, max_length=64)
+    neighbour_name: str | None = Field(default=None, max_length=100)
+    neighbour_door: str | None = Field(default=None, max_length=100)
+    # Safe-place description, or the recipient's comment on a dispute.
+    instructions: str | None = Field(default=None, max_length=500)
+    # A callback is a promise: it is due at the start of the chosen window.
+    due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locale: str = Field(max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    replaced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
