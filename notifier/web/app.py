@@ -17,7 +17,8 @@ from notifier.config import Settings
 from notifier.db import make_engine
 from notifier.render import build_environment
 from notifier.scheduler import NotifierScheduler
-from notifier.web import api, health, ops
+from notifier.web import api, health, ops, rebook
+from notifier.web.guards import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(ops.router)
+    rebook.install(app)
     _add_pages(app, settings)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(_ContainErrors)
     return app
 

@@ -1,0 +1,399 @@
+"""The rebooking pages: /r/{token} from the slip's QR code, /r for the typed short code."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Any
+
+from babel.dates import format_date
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import Connection, select
+
+from notifier.config import RebookOption, Settings
+from notifier.db import read_transaction, write_transaction
+from notifier.ingest import SHIPMENTS
+from notifier.links import Link, resolve_code, resolve_token, secret_key
+from notifier.messages import (
+    SHIPPED_LOCALES,
+    MessageFacts,
+    build_context,
+    choose_locale,
+    format_hours,
+)
+from notifier.rebooking import (
+    Booked,
+    Choice,
+    ChoiceInvalidError,
+    ChoiceLockedError,
+    SlotFullError,
+    current_choice,
+    locked_since,
+    offered_days,
+    options_for,
+    slot_offers,
+)
+from notifier.rebooking import book as book_choice
+from notifier.vocabulary import Reason, Status
+from notifier.web.guards import CSRF_COOKIE, RateLimiter, csrf_ok, csrf_token, new_csrf_cookie
+
+router = APIRouter(include_in_schema=False)
+
+# Per link: a person changing their mind a few times; per client: a household behind one
+# address. Short codes are guessable in principle, so typing them is limited hardest.
+TOKEN_LIMIT = (60, 600.0)
+CLIENT_LIMIT = (120, 60.0)
+CODE_LIMIT = (10, 600.0)
+MAX_FIELD = {"neighbour_name": 100, "neighbour_door": 100, "instructions": 300, "comment": 500}
+
+
+def install(app: FastAPI) -> None:
+    app.state.rebook_limits = {
+        "token": RateLimiter(limit=TOKEN_LIMIT[0], window=TOKEN_LIMIT[1]),
+        "client": RateLimiter(limit=CLIENT_LIMIT[0], window=CLIENT_LIMIT[1]),
+        "code": RateLimiter(limit=CODE_LIMIT[0], window=CODE_LIMIT[1]),
+    }
+    app.include_router(router)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _limited(request: Request, **keys: str) -> int:
+    """Seconds to wait when any limit is reached for this request, else 0."""
+    limits: dict[str, RateLimiter] = request.app.state.rebook_limits
+    client = request.client.host if request.client else "unknown"
+    waits = [limits["client"].retry_after(client)]
+    waits += [limits[name].retry_after(value) for name, value in keys.items()]
+    return max(waits)
+
+
+def _lang(request: Request, fallback: str | None, settings: Settings) -> str:
+    asked = request.query_params.get("lang")
+    return asked if asked in SHIPPED_LOCALES else choose_locale(fallback, settings)
+
+
+def _render(
+    request: Request, name: str, *, lang: str, status: int = 200, **context: Any
+) -> HTMLResponse:
+    settings = _settings(request)
+    cookie = request.cookies.get(CSRF_COOKIE) or new_csrf_cookie()
+    scope = context.get("token", "code")
+    template = request.app.state.templates.get_template(f"web/rebook/{name}.html")
+    context.setdefault("path", request.url.path)
+    html = template.render(
+        lang=lang,
+        other_langs=[code for code in SHIPPED_LOCALES if code != lang],
+        path=context.pop("path", request.url.path),
+        company=settings.company,
+        csrf=csrf_token(secret_key(settings), cookie, scope),
+        submission=secrets.token_urlsafe(16),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    if request.cookies.get(CSRF_COOKIE) != cookie:
+        # Behind a TLS-terminating proxy the request itself may be plain http.
+        public = str(settings.web.public_base_url)
+        secure = request.url.scheme == "https" or public.startswith("https:")
+        response.set_cookie(
+            CSRF_COOKIE, cookie, httponly=True, samesite="strict", secure=secure, path="/r"
+        )
+    return response
+
+
+def _too_many(request: Request, wait: int, lang: str) -> HTMLResponse:
+    response = _render(request, "too_many", lang=lang, status=429, wait_minutes=-(-wait // 60))
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _bad_link(request: Request, lang: str) -> HTMLResponse:
+    # Unknown, tampered, expired and revoked alike: nothing says whether a parcel exists.
+    return _render(request, "bad_link", lang=lang, status=404, path="/r")
+
+
+@router.get("/r", response_class=HTMLResponse)
+def code_form(request: Request) -> HTMLResponse:
+    settings = _settings(request)
+    return _render(request, "code", lang=_lang(request, None, settings))
+
+
+@router.post("/r", response_class=HTMLResponse)
+async def code_submit(request: Request) -> Response:
+    settings = _settings(request)
+    lang = _lang(request, None, settings)
+    form = await request.form()
+    client = request.client.host if request.client else "unknown"
+    wait = _limited(request, code=client)
+    if wait:
+        return _too_many(request, wait, lang)
+    if not csrf_ok(
+        secret_key(settings), request.cookies.get(CSRF_COOKIE), "code", _field(form, "csrf")
+    ):
+        return _render(request, "expired_form", lang=lang, status=403)
+    typed = (_field(form, "code") or "")[:64]
+    now = datetime.now(UTC)
+    with read_transaction(request.app.state.engine) as connection:
+        link = resolve_code(connection, typed, key=secret_key(settings), settings=settings, now=now)
+    if link is None:
+        errors = {"code": "not_found" if typed.strip() else "missing"}
+        return _render(request, "code", lang=lang, status=422, errors=errors, typed=typed)
+    return RedirectResponse(f"/r/{link.token}?lang={lang}", status_code=303)
+
+
+def _field(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) else None
+
+
+class _Parcel:
+    """A link with its shipment, read in one transaction."""
+
+    def __init__(self, connection: Connection, link: Link) -> None:
+        self.link = link
+        self.shipment = connection.execute(
+            select(SHIPMENTS).where(SHIPMENTS.c.id == link.shipment_id)
+        ).one()
+        self.current: Booked | None = current_choice(connection, link.shipment_id)
+
+
+def _open(request: Request, connection: Connection, token: str) -> _Parcel | None:
+    settings = _settings(request)
+    link = resolve_token(
+        connection, token, key=secret_key(settings), settings=settings, now=datetime.now(UTC)
+    )
+    return None if link is None else _Parcel(connection, link)
+
+
+def _masked(name: str | None) -> str | None:
+    """'Giovanni Bianchi' -> 'G. B.': enough to tell it is yours, not to learn a name."""
+    if not name:
+        return None
+    return " ".join(f"{part[0]}." for part in name.split() if part[:1].isalpha()) or None
+
+
+def _view(request: Request, parcel: _Parcel, lang: str) -> dict[str, Any]:
+    settings = _settings(request)
+    row = parcel.shipment
+    facts = MessageFacts(
+        tracking_number=row.tracking_number,
+        carrier=row.carrier,
+        status=Status(row.status),
+        reason=Reason(row.reason) if row.reason else None,
+        occurred_at=row.status_occurred_at,
+        recipient_name=None,
+        sender_name=row.sender_name,
+        depot=row.depot,
+        next_attempt_date=row.next_attempt_date,
+        next_attempt_window=row.next_attempt_window,
+        held_until=row.held_until,
+        pickup_point=row.pickup_point,
+        estimated_delivery=row.estimated_delivery,
+    )
+    now = datetime.now(UTC)
+    context = build_context(facts, settings=settings, locale=lang, now=now)
+    until = (
+        locked_since(parcel.current, next_attempt=row.next_attempt_date, settings=settings)
+        if parcel.current
+        else None
+    )
+    return {
+        "token": parcel.link.token,
+        "parcel": context,
+        "recipient_initials": _masked(row.recipient_name),
+        "options": options_for(settings, row.depot),
+        "current": parcel.current,
+        "current_view": _choice_view(parcel.current, lang, settings) if parcel.current else None,
+        "locked": until is not None and now >= until,
+        "delivered": row.status in (Status.DELIVERED, Status.RETURNING, Status.CANCELLED),
+    }
+
+
+def _choice_view(booked: Booked, lang: str, settings: Settings) -> dict[str, Any]:
+    """A stored choice in the page's language: days in words, places by name."""
+    choice = booked.choice
+    places = {p.code: p.name for p in [*settings.pickup_points, *settings.depots]}
+    return {
+        "kind": choice.kind,
+        "day_label": format_date(choice.day, "EEEE d MMMM", locale=lang) if choice.day else "",
+        "window": choice.window or "",
+        "place": places.get(choice.pickup_point or "", choice.pickup_point or ""),
+        "neighbour_name": choice.neighbour_name,
+        "neighbour_door": choice.neighbour_door,
+        "instructions": choice.instructions,
+    }
+
+
+@router.get("/r/{token}", response_class=HTMLResponse)
+def parcel_page(request: Request, token: str) -> HTMLResponse:
+    settings = _settings(request)
+    wait = _limited(request, token=token[:64])
+    if wait:
+        return _too_many(request, wait, _lang(request, None, settings))
+    with read_transaction(request.app.state.engine) as connection:
+        parcel = _open(request, connection, token)
+        if parcel is None:
+            return _bad_link(request, _lang(request, None, settings))
+        lang = _lang(request, parcel.shipment.recipient_locale, settings)
+        return _render(request, "parcel", lang=lang, **_view(request, parcel, lang))
+
+
+def _form_context(
+    request: Request, connection: Connection, parcel: _Parcel, option: RebookOption, lang: str
+) -> dict[str, Any]:
+    settings = _settings(request)
+    now = datetime.now(UTC)
+    context: dict[str, Any] = {**_view(request, parcel, lang), "option": option}
+    if option == "slot":
+        offers = slot_offers(connection, settings=settings, depot=parcel.shipment.depot, now=now)
+        context["days"] = _by_day([(o.day, o.window, o.left) for o in offers], lang, settings)
+    elif option == "callback":
+        windows = settings.rebooking.callback_windows
+        days = offered_days(settings, now)
+        context["days"] = _by_day([(d, w, 1) for d in days for w in windows], lang, settings)
+    elif option == "pickup":
+        places = [*settings.pickup_points, *settings.depots]
+        context["places"] = [
+            {
+                "code": p.code,
+                "name": p.name,
+                "address": p.address,
+                "hours": format_hours(p.hours, lang),
+            }
+            for p in places
+        ]
+    elif option == "safe_place":
+        notices = settings.rebooking.safe_place_notice
+        context["notice"] = notices.get(lang) or next(iter(notices.values()), "")
+    return context
+
+
+def _by_day(
+    offers: list[tuple[date, str, int]], lang: str, settings: Settings
+) -> list[dict[str, Any]]:
+    days: dict[date, dict[str, Any]] = {}
+    for day, window, left in offers:
+        entry = days.setdefault(
+            day, {"label": format_date(day, "EEEE d MMMM", locale=lang), "windows": []}
+        )
+        entry["windows"].append(
+            {
+                "value": f"{day.isoformat()}|{window}",
+                "label": window.replace("-", "–"),
+                "full": left <= 0,
+            }
+        )
+    return list(days.values())
+
+
+@router.get("/r/{token}/{option}", response_class=HTMLResponse)
+def option_form(request: Request, token: str, option: str) -> HTMLResponse:
+    settings = _settings(request)
+    wait = _limited(request, token=token[:64])
+    if wait:
+        return _too_many(request, wait, _lang(request, None, settings))
+    with read_transaction(request.app.state.engine) as connection:
+        parcel = _open(request, connection, token)
+        if parcel is None:
+            return _bad_link(request, _lang(request, None, settings))
+        lang = _lang(request, parcel.shipment.recipient_locale, settings)
+        if option == "done":
+            return _render(request, "done", lang=lang, **_view(request, parcel, lang))
+        if option not in options_for(settings, parcel.shipment.depot):
+            return _render(request, "parcel", lang=lang, status=404, **_view(request, parcel, lang))
+        context = _form_context(request, connection, parcel, option, lang)
+        return _render(request, "option", lang=lang, **context)
+
+
+@router.post("/r/{token}/{option}", response_class=HTMLResponse)
+async def option_submit(request: Request, token: str, option: str) -> Response:
+    settings = _settings(request)
+    form = await request.form()
+    wait = _limited(request, token=token[:64])
+    if wait:
+        return _too_many(request, wait, _lang(request, None, settings))
+    now = datetime.now(UTC)
+    key = secret_key(settings)
+    with read_transaction(request.app.state.engine) as connection:
+        parcel = _open(request, connection, token)
+        if parcel is None:
+            return _bad_link(request, _lang(request, None, settings))
+        lang = _lang(request, parcel.shipment.recipient_locale, settings)
+        if option not in options_for(settings, parcel.shipment.depot):
+            return _render(request, "parcel", lang=lang, status=404, **_view(request, parcel, lang))
+        if not csrf_ok(key, request.cookies.get(CSRF_COOKIE), token, _field(form, "csrf")):
+            return _render(request, "expired_form", lang=lang, status=403, token=token)
+    choice, errors = _parse_choice(option, form)
+    submission = (_field(form, "submission") or "")[:64] or secrets.token_urlsafe(16)
+    status = 422
+    if choice is not None:
+        try:
+            with write_transaction(request.app.state.engine) as connection:
+                book_choice(
+                    connection,
+                    link=parcel.link,
+                    shipment=parcel.shipment,
+                    choice=choice,
+                    submission=submission,
+                    settings=settings,
+                    now=now,
+                )
+            return RedirectResponse(f"/r/{token}/done?lang={lang}", status_code=303)
+        except SlotFullError:
+            errors, status = {"slot": "full"}, 409
+        except ChoiceLockedError:
+            errors, status = {"form": "locked"}, 409
+        except ChoiceInvalidError as exc:
+            errors = {exc.field if exc.field in ("slot", "callback") else "form": "invalid"}
+    with read_transaction(request.app.state.engine) as connection:
+        fresh = _Parcel(connection, parcel.link)
+        context = _form_context(request, connection, fresh, option, lang)
+    values = {name: _field(form, name) or "" for name in MAX_FIELD}
+    return _render(
+        request, "option", lang=lang, status=status, errors=errors, values=values, **context
+    )
+
+
+def _parse_choice(option: RebookOption, form: Any) -> tuple[Choice | None, dict[str, str]]:
+    """The choice a form asks for, or what is wrong with each field."""
+    errors: dict[str, str] = {}
+    text = {name: (_field(form, name) or "").strip() for name in MAX_FIELD}
+    for name, limit in MAX_FIELD.items():
+        if len(text[name]) > limit:
+            errors[name] = "too_long"
+    if option in ("slot", "callback"):
+        day, _, window = (_field(form, option) or "").partition("|")
+        try:
+            chosen = date.fromisoformat(day)
+        except ValueError:
+            errors[option] = "missing"
+            return None, errors
+        return (None, errors) if errors else (Choice(kind=option, day=chosen, window=window), {})
+    if option == "pickup":
+        code = _field(form, "pickup_point")
+        if not code:
+            errors["pickup_point"] = "missing"
+        return (None, errors) if errors else (Choice(kind="pickup", pickup_point=code), {})
+    if option == "neighbour":
+        if not text["neighbour_name"]:
+            errors["neighbour_name"] = "missing"
+        if errors:
+            return None, errors
+        door = text["neighbour_door"] or None
+        return Choice(
+            kind="neighbour", neighbour_name=text["neighbour_name"], neighbour_door=door
+        ), {}
+    if option == "safe_place":
+        if not text["instructions"]:
+            errors["instructions"] = "missing"
+        if _field(form, "accept") != "yes":
+            errors["accept"] = "missing"
+        if errors:
+            return None, errors
+        return Choice(kind="safe_place", instructions=text["instructions"]), {}
+    if errors:
+        return None, errors
+    return Choice(kind="dispute", instructions=text["comment"] or None), {}

@@ -1,0 +1,210 @@
+"""The rebooking pages over HTTP: options, forms, CSRF, bad links, rate limits, headers."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from notifier import links
+from notifier.db import read_transaction
+from notifier.ingest import SHIPMENTS, Incoming, ingest
+from notifier.rebooking import REBOOKINGS, offered_days
+from tests.conftest import make_settings
+from tests.integration.conftest import ClientFactory
+
+CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
+SUBMISSION = re.compile(r'name="submission" value="([^"]+)"')
+SLOT_VALUE = re.compile(r'name="slot" id="[^"]+" value="([^"]+)"')
+
+
+class Site:
+    """A stored missed delivery and a client on the real app."""
+
+    def __init__(self, engine: Engine, make_client: ClientFactory, locale: str = "it") -> None:
+        self.engine = engine
+        self.client: TestClient = make_client(engine, env={})
+        self.settings = make_settings(engine.url.render_as_string(hide_password=False))
+        self.now = datetime.now(UTC)
+        self.token = self.store(locale)
+
+    def store(self, locale: str, tracking: str = "RP123456789IT") -> str:
+        event = {
+            "event_id": f"e-{tracking}",
+            "tracking_number": tracking,
+            "status": "DELIVERY_ATTEMPTED",
+            "reason": "RECIPIENT_ABSENT",
+            "occurred_at": (self.now - timedelta(minutes=20)).isoformat(),
+            "depot": "MI01",
+            "recipient": {
+                "name": "Giovanni Bianchi",
+                "phone": "+39 333 123 4567",
+                "locale": locale,
+            },
+            "sender": {"name": "Libreria Sant'Orsola"},
+        }
+        items = [Incoming(0, event, json.dumps(event))]
+        list(ingest(self.engine, items, settings=self.settings, now=lambda: self.now))
+        with read_transaction(self.engine) as connection:
+            ids = [r.id for r in connection.execute(select(SHIPMENTS.c.id))]
+            key = links.secret_key(self.settings)
+            live = links.live_links(connection, ids, key=key, settings=self.settings, now=self.now)
+        (link,) = [l for l in live.values() if l.status_event_id]  # noqa: E741
+        return link.token
+
+    def form(self, path: str) -> tuple[str, dict[str, str]]:
+        page = self.client.get(path)
+        assert page.status_code == 200, page.text
+        fields = {"csrf": CSRF.search(page.text).group(1)}  # type: ignore[union-attr]
+        found = SUBMISSION.search(page.text)
+        if found:
+            fields["submission"] = found.group(1)
+        return page.text, fields
+
+    def bookings(self) -> int:
+        with read_transaction(self.engine) as connection:
+            return int(connection.execute(select(func.count()).select_from(REBOOKINGS)).scalar())
+
+
+@pytest.fixture
+def site(engine: Engine, make_client: ClientFactory) -> Site:
+    return Site(engine, make_client)
+
+
+def test_the_page_shows_the_parcel_without_personal_data_and_every_option(site: Site) -> None:
+    page = site.client.get(f"/r/{site.token}")
+    assert page.status_code == 200
+    text = page.text
+    assert 'lang="it"' in text
+    assert "RP12 3456 789I T" in text
+    assert "Libreria Sant&#39;Orsola" in text or "Libreria Sant'Orsola" in text
+    assert "G. B." in text
+    assert "Giovanni" not in text  # masked
+    assert "333" not in text  # no phone number
+    for option in ("slot", "pickup", "neighbour", "safe_place", "callback", "dispute"):
+        assert f"/r/{site.token}/{option}" in text
+    assert "+39 02 1234 5678" in text
+    english = site.client.get(f"/r/{site.token}?lang=en")
+    assert 'lang="en"' in english.text
+    assert "Choose how to get your parcel" in english.text
+
+
+def test_booking_a_slot_confirms_it_and_the_same_form_twice_books_once(site: Site) -> None:
+    text, fields = site.form(f"/r/{site.token}/slot")
+    value = SLOT_VALUE.search(text).group(1)  # type: ignore[union-attr]
+    fields["slot"] = value
+    first = site.client.post(f"/r/{site.token}/slot", data=fields, follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"].startswith(f"/r/{site.token}/done")
+    again = site.client.post(f"/r/{site.token}/slot", data=fields, follow_redirects=False)
+    assert again.status_code == 303
+    assert site.bookings() == 1
+    done = site.client.get(first.headers["location"])
+    assert "abbiamo registrato la sua scelta" in done.text
+    assert value.split("|")[1].replace("-", "–") in done.text
+
+
+def test_a_post_without_the_pages_csrf_token_is_refused(site: Site) -> None:
+    _, fields = site.form(f"/r/{site.token}/neighbour")
+    forged = {**fields, "csrf": "0" * 64, "neighbour_name": "Rossi"}
+    answer = site.client.post(f"/r/{site.token}/neighbour", data=forged, follow_redirects=False)
+    assert answer.status_code == 403
+    site.client.cookies.clear()
+    fields["neighbour_name"] = "Rossi"
+    no_cookie = site.client.post(f"/r/{site.token}/neighbour", data=fields, follow_redirects=False)
+    assert no_cookie.status_code == 403
+    assert site.bookings() == 0
+
+
+def test_missing_fields_are_named_and_tied_to_their_inputs(site: Site) -> None:
+    _, fields = site.form(f"/r/{site.token}/safe_place")
+    answer = site.client.post(f"/r/{site.token}/safe_place", data=fields)
+    assert answer.status_code == 422
+    assert 'aria-describedby="instructions-error"' in answer.text
+    assert 'id="instructions-error"' in answer.text
+    assert 'href="#accept"' in answer.text
+    too_long = {**fields, "instructions": "x" * 301, "accept": "yes"}
+    assert site.client.post(f"/r/{site.token}/safe_place", data=too_long).status_code == 422
+    assert site.bookings() == 0
+
+
+def test_tampered_expired_and_unknown_links_look_the_same(site: Site, engine: Engine) -> None:
+    tampered = site.token[:-2] + ("AA" if not site.token.endswith("AA") else "BB")
+    answers = [site.client.get(f"/r/{t}") for t in (tampered, "x" * 22, "a")]
+    # A newer missed delivery revokes the first link.
+    site.now += timedelta(minutes=1)
+    event = {
+        "event_id": "e-2",
+        "tracking_number": "RP123456789IT",
+        "status": "DELIVERY_ATTEMPTED",
+        "occurred_at": (site.now - timedelta(seconds=5)).isoformat(),
+    }
+    list(ingest(engine, [Incoming(0, event, "{}")], settings=site.settings, now=lambda: site.now))
+    answers.append(site.client.get(f"/r/{site.token}"))
+    assert {a.status_code for a in answers} == {404}
+    bodies = {a.text for a in answers}
+    assert len(bodies) == 1
+    assert "+39 02 1234 5678" in bodies.pop()
+
+
+def test_the_short_code_form_opens_the_parcel(site: Site) -> None:
+    with read_transaction(site.engine) as connection:
+        key = links.secret_key(site.settings)
+        link = links.resolve_token(
+            connection, site.token, key=key, settings=site.settings, now=site.now
+        )
+    assert link is not None
+    _, fields = site.form("/r")
+    typed = f"{link.code[:4].lower()} {link.code[4:]}"
+    answer = site.client.post("/r", data={**fields, "code": typed}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith(f"/r/{site.token}")
+    wrong = site.client.post("/r", data={**fields, "code": "ZZZZ ZZZZ"})
+    assert wrong.status_code == 422
+    assert 'aria-invalid="true"' in wrong.text
+
+
+def test_pages_carry_strict_security_headers_and_no_external_assets(site: Site) -> None:
+    page = site.client.get(f"/r/{site.token}/slot")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src" not in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script" not in page.text
+    assert not re.search(r'(src|href)="(https?:)?//(?!rapido\.example)', page.text)
+    cookie = page.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+
+
+def test_too_many_requests_get_a_clear_429_page(site: Site) -> None:
+    limiter = site.client.app.state.rebook_limits["token"]  # type: ignore[attr-defined]
+    for _ in range(limiter.limit):
+        assert limiter.retry_after(site.token) == 0
+    answer = site.client.get(f"/r/{site.token}")
+    assert answer.status_code == 429
+    assert int(answer.headers["retry-after"]) > 0
+    assert "Troppe richieste" in answer.text
+
+
+def test_a_full_slot_is_shown_full_and_refused(engine: Engine, make_client: ClientFactory) -> None:
+    site = Site(engine, make_client)
+    day = offered_days(site.settings, site.now)[0]
+    site.client.app.state.settings = make_settings(  # type: ignore[attr-defined]
+        site.settings.database.url,
+        env={},
+        rebooking={"slots": [{"window": "09:00-13:00", "capacity": 0}]},
+    )
+    text, fields = site.form(f"/r/{site.token}/slot")
+    assert "disabled" in text
+    fields["slot"] = f"{day.isoformat()}|09:00-13:00"
+    answer = site.client.post(f"/r/{site.token}/slot", data=fields)
+    assert answer.status_code == 409
+    assert "Questa fascia è piena" in answer.text
+    assert site.bookings() == 0
