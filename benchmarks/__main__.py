@@ -7,12 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import dispatch, ingest, slips
+from benchmarks import dispatch, ingest, rebook, slips
 
 # A suite prints its own figures and raises if it cannot measure; a missed target is
 # printed as MISSED, not raised, so one slow figure does not hide the others.
 SUITES: dict[str, Callable[[bool], None]] = {
     "ingest": ingest.main,
+    "rebook": rebook.main,
     "dispatch": dispatch.main,
     "slips": slips.main,
 }
