@@ -283,6 +283,38 @@ def _write_slips(
 
 
 @app.command()
+def bookings(
+    day: Annotated[
+        datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="The day the list is for.")
+    ],
+    depot: Annotated[str | None, typer.Option(help="Only this depot's code.")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="csv (with a header row) or json (an array).")
+    ] = "csv",
+    config: ConfigOption = None,
+) -> None:
+    """Print a day's rebookings for the depot: slots, pickups, neighbours, callbacks, disputes."""
+    from notifier.bookinglist import build_csv, build_json, depot_bookings
+
+    if output_format not in ("csv", "json"):
+        err.print(f"error: --format must be csv or json, not {output_format!r}")
+        raise typer.Exit(2)
+    settings = _settings(config)
+    engine = make_engine(settings.database.url)
+    try:
+        schema.ensure_current(engine)
+        with read_transaction(engine) as connection:
+            found = depot_bookings(connection, day=day.date(), depot=depot, settings=settings)
+    except NotifierError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    typer.echo(build_csv(found) if output_format == "csv" else build_json(found), nl=False)
+    where = f" at depot {depot}" if depot else ""
+    err.print(f"{len(found)} bookings for {day.date()}{where}")
+
+
+@app.command()
 def run(
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,

@@ -26,6 +26,7 @@ from notifier.errors import (
 from notifier.links import Link, live_links, secret_key
 from notifier.messages import MessageFacts, build_context
 from notifier.models import OutboxState
+from notifier.rebooking import REBOOKINGS, booked_from_row
 from notifier.render import render_message
 from notifier.rules import CHANNEL_CONTACT, effective_rule
 from notifier.smstext import sms_encoding
@@ -34,6 +35,8 @@ from notifier.vocabulary import TERMINAL_STATUSES, Reason, Status
 SHIPMENTS = outbox.OUTBOX.metadata.tables["shipments"]
 EVENTS = outbox.OUTBOX.metadata.tables["status_events"]
 CONTACTS = outbox.OUTBOX.metadata.tables["contact_points"]
+# A rebooking confirmation's purpose names the booking it confirms: "rebooked:42".
+REBOOKED = "rebooked:"
 
 
 @dataclass
@@ -56,6 +59,7 @@ class _Context:
     contacts: Mapping[int, list[Mapping[str, Any]]]
     opted_out: set[tuple[str, str]]
     links: Mapping[int, Link]
+    bookings: Mapping[int, Any]  # rebookings rows
 
 
 class Dispatcher:
@@ -100,6 +104,7 @@ class Dispatcher:
     def _load(self, claimed: list[outbox.Claimed], now: datetime) -> _Context:
         shipment_ids = {m.shipment_id for m in claimed}
         event_ids = {m.status_event_id for m in claimed if m.status_event_id is not None}
+        booking_ids = {i for i in map(_booking_id, claimed) if i is not None}
         with read_transaction(self.engine) as connection:
             shipments = {
                 row["id"]: dict(row)
@@ -128,7 +133,17 @@ class Dispatcher:
                 settings=self.settings,
                 now=now,
             )
-        return _Context(shipments, events, contacts, opted, live)
+            bookings = (
+                {
+                    row.id: row
+                    for row in connection.execute(
+                        select(REBOOKINGS).where(REBOOKINGS.c.id.in_(booking_ids))
+                    )
+                }
+                if booking_ids
+                else {}
+            )
+        return _Context(shipments, events, contacts, opted, live, bookings)
 
     def _settle(self, message: outbox.Claimed, context: _Context, now: datetime) -> str:
         shipment = context.shipments[message.shipment_id]
@@ -136,14 +151,20 @@ class Dispatcher:
         if message.attempts > self.settings.dispatch.max_attempts:
             # Claimed again and again without an outcome: a worker dies on it each time.
             return self._final(message, now, OutboxState.DEAD, "gave up: no outcome recorded")
-        stale = self._stale_because(shipment, event)
+        booking_id = _booking_id(message)
+        booking = None if booking_id is None else context.bookings.get(booking_id)
+        stale = (
+            self._stale_because(shipment, event)
+            if booking_id is None
+            else _superseded(booking_id, booking)
+        )
         if stale:
             return self._final(message, now, OutboxState.CANCELLED, stale)
         if (message.channel, message.recipient) in context.opted_out:
             return self._final(message, now, OutboxState.SUPPRESSED, "recipient opted out")
         try:
             link = context.links.get(message.shipment_id)
-            outgoing, rendered = self._render(message, shipment, event, link, now)
+            outgoing, rendered = self._render(message, shipment, event, link, booking, now)
         except (NotifierError, TemplateError) as exc:
             # A broken template is ops' to fix; retrying keeps the message until they do.
             return self._retry(message, now, f"template: {exc}", None)
@@ -189,10 +210,17 @@ class Dispatcher:
         shipment: Mapping[str, Any],
         event: Mapping[str, Any] | None,
         link: Link | None,
+        booking: Any,
         now: datetime,
     ) -> tuple[OutgoingMessage, dict[str, Any]]:
         facts = _facts(shipment, event, link)
-        context = build_context(facts, settings=self.settings, locale=message.locale, now=now)
+        context = build_context(
+            facts,
+            settings=self.settings,
+            locale=message.locale,
+            now=now,
+            booking=booked_from_row(booking) if booking is not None else None,
+        )
         channel: Literal["sms", "email"] = "sms" if message.channel == "sms" else "email"
         text = render_message(
             self.templates,
@@ -351,3 +379,18 @@ def _facts(
         rebooking_url=link.url if link else None,
         short_code=link.code if link else None,
     )
+
+
+def _booking_id(message: outbox.Claimed) -> int | None:
+    number = message.purpose.removeprefix(REBOOKED)
+    return int(number) if message.purpose.startswith(REBOOKED) and number.isdigit() else None
+
+
+def _superseded(booking_id: int, booking: Any) -> str | None:
+    """A confirmation answers the recipient's own choice, so the shipment's status never
+    makes it stale; a newer choice does, and that choice's confirmation goes instead."""
+    if booking is None:
+        return f"stale: booking {booking_id} not found"
+    if booking.replaced_at is not None:
+        return "stale: the recipient has since made another choice"
+    return None

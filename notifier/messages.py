@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time, get_day_names
 
 from notifier.config import OpeningHours, Place, Settings
 from notifier.vocabulary import Reason, Status
+
+if TYPE_CHECKING:
+    # Only the type: rebooking imports ingest, which imports this module.
+    from notifier.rebooking import Booked
 
 # Languages we ship templates for.
 SHIPPED_LOCALES = ("it", "en")
@@ -85,9 +89,17 @@ def group_tracking(number: str) -> str:
 
 
 def build_context(
-    facts: MessageFacts, *, settings: Settings, locale: str, now: datetime
+    facts: MessageFacts,
+    *,
+    settings: Settings,
+    locale: str,
+    now: datetime,
+    booking: Booked | None = None,
 ) -> dict[str, Any]:
-    """Everything a template may use; dates already in the recipient's words. Pure."""
+    """Everything a template may use; dates already in the recipient's words. Pure.
+
+    `booking` is the recipient's rebooking choice that a confirmation talks about.
+    """
     tz = ZoneInfo(settings.company.timezone)
     local = facts.occurred_at.astimezone(tz)
     company = settings.company
@@ -127,6 +139,40 @@ def build_context(
         # Where a short code is typed by hand: the rebooking base without a token.
         "rebooking_entry": str(company.rebooking_base_url).rstrip("/"),
         "short_code": facts.short_code,
+        "booking": _booking(booking, facts, settings, locale) if booking else None,
+    }
+
+
+def _booking(
+    booked: Booked, facts: MessageFacts, settings: Settings, locale: str
+) -> dict[str, Any]:
+    from notifier.rebooking import locked_since  # see the TYPE_CHECKING import above
+
+    choice = booked.choice
+    tz = ZoneInfo(settings.company.timezone)
+    until = locked_since(booked, next_attempt=facts.next_attempt_date, settings=settings)
+    code = choice.pickup_point
+    place = _find(settings.pickup_points, code) or _find(settings.depots, code)
+    due = booked.due_at.astimezone(tz) if booked.due_at else None
+    notice = settings.rebooking.safe_place_notice.get(locale)
+    return {
+        "kind": choice.kind,
+        "day": _day(choice.day, locale) if choice.day else None,
+        "day_short": _short_day(choice.day, locale) if choice.day else None,
+        "window": choice.window.replace("-", "–") if choice.window else None,
+        "place": _place(place, locale),
+        "neighbour_name": choice.neighbour_name or None,
+        "neighbour_door": choice.neighbour_door or None,
+        "safe_place": (choice.instructions or None) if choice.kind == "safe_place" else None,
+        "comment": (choice.instructions or None) if choice.kind == "dispute" else None,
+        "safe_place_notice": notice if choice.kind == "safe_place" else None,
+        "callback_due": format_time(due, "HH:mm", locale=locale) if due else None,
+        # After this moment the choice is final: "lunedì 23 novembre alle 18:00".
+        "change_until_day": _day(until.astimezone(tz).date(), locale) if until else None,
+        "change_until_time": (
+            format_time(until.astimezone(tz), "HH:mm", locale=locale) if until else None
+        ),
+        "manage_url": facts.rebooking_url,
     }
 
 

@@ -129,10 +129,11 @@ def current_choice(connection: Connection, shipment_id: int) -> Booked | None:
         .limit(1)
     )
     row = connection.execute(query).first()
-    return None if row is None else _booked(row)
+    return None if row is None else booked_from_row(row)
 
 
-def _booked(row: Any) -> Booked:
+def booked_from_row(row: Any) -> Booked:
+    """A stored rebookings row as the choice it records."""
     choice = Choice(
         kind=row.kind,
         day=row.day,
@@ -175,7 +176,7 @@ def book(
         )
     ).first()
     if again is not None:
-        return _booked(again)
+        return booked_from_row(again)
     current = current_choice(connection, link.shipment_id)
     if current is not None:
         until = locked_since(current, next_attempt=shipment.next_attempt_date, settings=settings)

@@ -1,4 +1,4 @@
-"""Pages for the depot's staff, behind the ops password: the day's slips as one PDF."""
+"""Pages for the depot's staff, behind the ops password: the day's slips, the day's rebookings."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from notifier.bookinglist import build_csv, build_json, depot_bookings
 from notifier.config import Settings
 from notifier.db import read_transaction
 from notifier.links import secret_key
@@ -86,6 +87,34 @@ def slips_pdf(
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get("/bookings")
+def bookings(
+    request: Request, date: str = "", depot: str | None = None, format: str = "csv"
+) -> Response:
+    """GET /ops/bookings?date=YYYY-MM-DD[&depot=CODE][&format=csv|json]"""
+    settings: Settings = request.app.state.settings
+    refused = _refused(request, settings)
+    if refused is not None:
+        return refused
+    day = _day(date)
+    if day is None:
+        return _error(422, "date: needs a day as YYYY-MM-DD, e.g. ?date=2026-11-22")
+    if format not in ("csv", "json"):
+        return _error(422, "format: must be csv or json")
+    if depot is not None and not 0 < len(depot) <= 64:
+        return _error(422, "depot: must be a depot code of 1 to 64 characters")
+    with read_transaction(request.app.state.engine) as connection:
+        found = depot_bookings(connection, day=day, depot=depot, settings=settings)
+    # Names, neighbours and instructions: never kept by a proxy or browser cache.
+    headers = {"Cache-Control": "no-store"}
+    if format == "json":
+        return Response(build_json(found), media_type="application/json", headers=headers)
+    name = f"bookings-{day.isoformat()}" + (f"-{depot}" if depot else "") + ".csv"
+    safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
+    headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return Response(build_csv(found), media_type="text/csv; charset=utf-8", headers=headers)
 
 
 def _day(text: str) -> date | None:

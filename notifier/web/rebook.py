@@ -5,12 +5,14 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from babel.dates import format_date
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection, select
 
+from notifier.calendar import build_ics
 from notifier.config import RebookOption, Settings
 from notifier.db import read_transaction, write_transaction
 from notifier.ingest import SHIPMENTS
@@ -289,8 +291,27 @@ def _by_day(
     return list(days.values())
 
 
+def _calendar(parcel: _Parcel, settings: Settings, lang: str) -> Response:
+    booked = parcel.current
+    if booked is None or booked.choice.kind not in ("slot", "callback"):
+        return Response(status_code=404)
+    domain = urlsplit(str(settings.company.website)).hostname or "notifier"
+    text = build_ics(
+        booked,
+        settings=settings,
+        tracking_number=parcel.shipment.tracking_number,
+        uid_domain=domain,
+        locale=lang,
+    )
+    return Response(
+        text,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="delivery.ics"'},
+    )
+
+
 @router.get("/r/{token}/{option}", response_class=HTMLResponse)
-def option_form(request: Request, token: str, option: str) -> HTMLResponse:
+def option_form(request: Request, token: str, option: str) -> Response:
     settings = _settings(request)
     wait = _limited(request, token=token[:64])
     if wait:
@@ -302,6 +323,8 @@ def option_form(request: Request, token: str, option: str) -> HTMLResponse:
         lang = _lang(request, parcel.shipment.recipient_locale, settings)
         if option == "done":
             return _render(request, "done", lang=lang, **_view(request, parcel, lang))
+        if option == "booking.ics":
+            return _calendar(parcel, settings, lang)
         if option not in options_for(settings, parcel.shipment.depot):
             return _render(request, "parcel", lang=lang, status=404, **_view(request, parcel, lang))
         context = _form_context(request, connection, parcel, option, lang)

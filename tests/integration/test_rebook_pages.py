@@ -106,6 +106,11 @@ def test_booking_a_slot_confirms_it_and_the_same_form_twice_books_once(site: Sit
     done = site.client.get(first.headers["location"])
     assert "abbiamo registrato la sua scelta" in done.text
     assert value.split("|")[1].replace("-", "–") in done.text
+    calendar = site.client.get(f"/r/{site.token}/booking.ics")
+    assert calendar.status_code == 200
+    assert calendar.headers["content-type"].startswith("text/calendar")
+    assert "BEGIN:VEVENT" in calendar.text
+    assert "RP12 3456 789I T" in calendar.text.replace("\r\n ", "")
 
 
 def test_a_post_without_the_pages_csrf_token_is_refused(site: Site) -> None:

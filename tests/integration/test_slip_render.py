@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import date, datetime
 from itertools import cycle
@@ -19,6 +18,7 @@ from notifier.messages import MessageFacts
 from notifier.slips import ExternalResourceError, Slip, render_slips_html, render_slips_pdf
 from notifier.vocabulary import Reason, Status
 from tests.conftest import NOW, make_settings, require
+from tests.pdftools import page_count, page_size_pt, page_texts, qr_codes, run
 
 pytestmark = pytest.mark.slow
 
@@ -92,43 +92,6 @@ def batch(settings: Settings) -> list[Slip]:
     return slips
 
 
-def run(*command: str | Path) -> str:
-    return subprocess.run(
-        [str(part) for part in command], check=True, capture_output=True, text=True, timeout=120
-    ).stdout
-
-
-def page_count(pdf: Path) -> int:
-    return int(re.search(r"^Pages:\s+(\d+)", run("pdfinfo", pdf), re.M).group(1))
-
-
-def page_size(pdf: Path) -> tuple[float, float]:
-    match = re.search(r"^Page size:\s+([\d.]+) x ([\d.]+) pts", run("pdfinfo", pdf), re.M)
-    return float(match.group(1)), float(match.group(2))
-
-
-def page_texts(pdf: Path) -> list[str]:
-    """Each page's text, whitespace made single spaces (pdftotext ends pages with \\f)."""
-    pages = run("pdftotext", "-layout", pdf, "-").split("\f")[:-1]
-    return [" ".join(page.split()) for page in pages]
-
-
-def decode_pages(pdf: Path, workdir: Path, *, dpi: int) -> list[list[str]]:
-    """The QR codes zbar reads on each page rasterised at `dpi`, in page order."""
-    prefix = workdir / f"page-{dpi}"
-    run("pdftoppm", "-r", str(dpi), "-png", pdf, prefix)
-    images = sorted(workdir.glob(f"page-{dpi}-*.png"), key=lambda p: int(p.stem.rsplit("-")[-1]))
-    found = []
-    for image in images:
-        # zbarimg exits 4 when it finds no symbol: that is an answer here, not a failure.
-        done = subprocess.run(
-            ["zbarimg", "--raw", "-q", str(image)], capture_output=True, text=True, timeout=60
-        )
-        assert done.returncode in (0, 4), done.stderr
-        found.append(done.stdout.splitlines())
-    return found
-
-
 @pytest.fixture(scope="module")
 def slips(settings: Settings) -> list[Slip]:
     return batch(settings)
@@ -161,13 +124,13 @@ def render(settings: Settings, tmp_path: Path) -> Iterator[Any]:
 
 def test_a6_batch_prints_one_page_per_slip(a6_pdf: Path) -> None:
     assert page_count(a6_pdf) == BATCH
-    assert page_size(a6_pdf) == pytest.approx(A6_PT, abs=0.5)
+    assert page_size_pt(a6_pdf) == pytest.approx(A6_PT, abs=0.5)
 
 
 def test_a4_sheets_hold_four_slips_each(a4_pdf: Path, slips: list[Slip], tmp_path: Path) -> None:
     assert page_count(a4_pdf) == 13
-    assert page_size(a4_pdf) == pytest.approx(A4_PT, abs=0.5)
-    decoded = decode_pages(a4_pdf, tmp_path, dpi=150)
+    assert page_size_pt(a4_pdf) == pytest.approx(A4_PT, abs=0.5)
+    decoded = qr_codes(a4_pdf, dpi=150, cells=(2, 2))
     for sheet, found in enumerate(decoded):
         urls = {s.facts.rebooking_url for s in slips[sheet * 4 : sheet * 4 + 4]}
         assert sorted(found) == sorted(urls), f"sheet {sheet + 1}"
@@ -176,13 +139,13 @@ def test_a4_sheets_hold_four_slips_each(a4_pdf: Path, slips: list[Slip], tmp_pat
 def test_every_qr_decodes_to_its_own_slips_url(
     a6_pdf: Path, slips: list[Slip], tmp_path: Path
 ) -> None:
-    decoded = decode_pages(a6_pdf, tmp_path, dpi=150)
+    decoded = qr_codes(a6_pdf, dpi=150)
     assert decoded == [[slip.facts.rebooking_url] for slip in slips]
 
 
 def test_qr_still_decodes_at_100_dpi(render: Any, settings: Settings, tmp_path: Path) -> None:
     slip = Slip(make_facts(settings, 7), "it")
-    assert decode_pages(render([slip]), tmp_path, dpi=100) == [[slip.facts.rebooking_url]]
+    assert qr_codes(render([slip]), dpi=100) == [[slip.facts.rebooking_url]]
 
 
 def test_every_page_says_what_happened_what_next_and_whom_to_call(
@@ -246,7 +209,7 @@ def test_long_names_and_addresses_wrap_inside_one_page(
     pdf = render(worst)
     assert page_count(pdf) == len(worst)
     bbox = run("pdftotext", "-bbox", pdf, "-")
-    width, height = page_size(pdf)
+    width, height = page_size_pt(pdf)
     words = re.findall(
         r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)"', bbox
     )
@@ -295,7 +258,7 @@ def test_missing_optional_facts_leave_no_gaps(
     # Without a short code the full link is printed; the QR code still carries it.
     assert no_code.rebooking_url.split("://")[1] in "".join(texts[2].split())
     assert "code:" not in texts[2]
-    assert decode_pages(pdf, tmp_path, dpi=150) == [[], [], [no_code.rebooking_url]]
+    assert qr_codes(pdf, dpi=150) == [[], [], [no_code.rebooking_url]]
 
 
 def test_without_qr_the_same_slips_have_empty_boxes(
@@ -304,7 +267,7 @@ def test_without_qr_the_same_slips_have_empty_boxes(
     slips = [Slip(make_facts(settings, n), "it") for n in range(2)]
     with_qr, without = render(slips), render(slips, with_qr=False)
     assert page_texts(with_qr) == page_texts(without)
-    assert decode_pages(without, tmp_path, dpi=150) == [[], []]
+    assert qr_codes(without, dpi=150) == [[], []]
 
 
 def test_each_block_is_one_language_recipients_first(settings: Settings) -> None:
