@@ -35,8 +35,10 @@ from notifier.vocabulary import TERMINAL_STATUSES, Reason, Status
 SHIPMENTS = outbox.OUTBOX.metadata.tables["shipments"]
 EVENTS = outbox.OUTBOX.metadata.tables["status_events"]
 CONTACTS = outbox.OUTBOX.metadata.tables["contact_points"]
-# A rebooking confirmation's purpose names the booking it confirms: "rebooked:42".
+# A rebooking confirmation's purpose names the booking it confirms: "rebooked:42"; a
+# dispute forwarded to the depot names the dispute: "dispute:43".
 REBOOKED = "rebooked:"
+DISPUTE = "dispute:"
 
 
 @dataclass
@@ -153,11 +155,13 @@ class Dispatcher:
             return self._final(message, now, OutboxState.DEAD, "gave up: no outcome recorded")
         booking_id = _booking_id(message)
         booking = None if booking_id is None else context.bookings.get(booking_id)
-        stale = (
-            self._stale_because(shipment, event)
-            if booking_id is None
-            else _superseded(booking_id, booking)
-        )
+        if booking_id is None:
+            stale = self._stale_because(shipment, event)
+        elif message.purpose.startswith(DISPUTE):
+            # The depot hears of a dispute whatever the recipient chose after it.
+            stale = None if booking is not None else f"stale: dispute {booking_id} not found"
+        else:
+            stale = _superseded(booking_id, booking)
         if stale:
             return self._final(message, now, OutboxState.CANCELLED, stale)
         if (message.channel, message.recipient) in context.opted_out:
@@ -382,8 +386,11 @@ def _facts(
 
 
 def _booking_id(message: outbox.Claimed) -> int | None:
-    number = message.purpose.removeprefix(REBOOKED)
-    return int(number) if message.purpose.startswith(REBOOKED) and number.isdigit() else None
+    for prefix in (REBOOKED, DISPUTE):
+        number = message.purpose.removeprefix(prefix)
+        if message.purpose.startswith(prefix) and number.isdigit():
+            return int(number)
+    return None
 
 
 def _superseded(booking_id: int, booking: Any) -> str | None:

@@ -15,6 +15,7 @@ from notifier.config import ALL_REBOOK_OPTIONS, RebookOption, Settings, Slot
 from notifier.errors import NotifierError
 from notifier.ingest import CONTACTS
 from notifier.links import LINKS, Link
+from notifier.messages import choose_locale
 from notifier.models import DeliverySlot, Rebooking
 from notifier.vocabulary import ContactKind
 
@@ -22,6 +23,7 @@ SLOTS: Table = DeliverySlot.__table__  # type: ignore[attr-defined]
 REBOOKINGS: Table = Rebooking.__table__  # type: ignore[attr-defined]
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONFIRMATION_TEMPLATE = "rebooking_confirmed"
+DISPUTE_TEMPLATE = "dispute_forward"
 
 
 class SlotFullError(NotifierError):
@@ -207,6 +209,10 @@ def book(
     }
     new_id = connection.execute(insert(REBOOKINGS).returning(REBOOKINGS.c.id), values).scalar_one()
     _confirm(connection, shipment=shipment, booking_id=new_id, settings=settings, now=now)
+    if choice.kind == "dispute":
+        _forward_dispute(
+            connection, shipment=shipment, booking_id=new_id, settings=settings, now=now
+        )
     return Booked(id=new_id, choice=choice, created_at=now, due_at=due_at)
 
 
@@ -311,3 +317,22 @@ def _confirm(
             )
             outbox.enqueue(connection, message, now)
             return
+
+
+def _forward_dispute(
+    connection: Connection, *, shipment: Any, booking_id: int, settings: Settings, now: datetime
+) -> None:
+    """ "I was at home" goes to the depot's address (else customer service), in ops' language."""
+    depot = next((d for d in settings.depots if d.code == shipment.depot), None)
+    address = (depot.email if depot else None) or settings.company.email
+    message = outbox.NewMessage(
+        shipment_id=shipment.id,
+        status_event_id=None,
+        channel="email",
+        purpose=f"dispute:{booking_id}",
+        template=DISPUTE_TEMPLATE,
+        locale=choose_locale(None, settings),
+        recipient=address,
+        due_at=now,
+    )
+    outbox.enqueue(connection, message, now)

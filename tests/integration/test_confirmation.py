@@ -178,3 +178,22 @@ def test_a_callback_is_confirmed_with_its_day_and_window(
     sms, _, _ = dispatch(engine, settings)
     (message,) = [m for m in sms.sent if m.outbox_id == confirmations(engine)[0]["id"]]
     assert "La richiameremo mer 25/11, 14:00-17:00" in message.body
+
+
+def test_i_was_at_home_is_forwarded_to_the_depot(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, missed(make_event))
+    comment = "Ero in casa tutto il giorno, il citofono funziona"
+    book(engine, settings, Choice(kind="dispute", instructions=comment))
+    sms, email, outcomes = dispatch(engine, settings)
+    # The missed-delivery SMS, the recipient's confirmation and the depot's copy.
+    assert outcomes == {"sent": 3}
+    depot = next(d for d in settings.depots if d.code == "MI01")
+    (forward,) = email.sent
+    assert forward.recipient == (depot.email or settings.company.email)
+    assert "RP12 3456 789I T" in (forward.subject or "")
+    assert comment in forward.body
+    assert "09:30" in forward.body
+    (confirmation,) = [m for m in sms.sent if m.outbox_id == confirmations(engine)[0]["id"]]
+    assert "deposito" in confirmation.body
