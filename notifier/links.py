@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, and_, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
 from sqlalchemy.engine import make_url
 
 from notifier.config import Settings
@@ -259,13 +259,27 @@ def link_from_row(row: Any, key: bytes, settings: Settings) -> Link:
     )
 
 
+# Built once: a page view runs them on every request, and building the expression
+# cost as much as running it.
+_BY_TOKEN = select(LINKS).where(
+    LINKS.c.token_hash == bindparam("hash"),
+    LINKS.c.revoked_at.is_(None),
+    LINKS.c.expires_at > bindparam("now"),
+)
+_BY_CODE = select(LINKS).where(
+    LINKS.c.code_hash == bindparam("hash"),
+    LINKS.c.revoked_at.is_(None),
+    LINKS.c.expires_at > bindparam("now"),
+)
+
+
 def resolve_token(
     connection: Connection, token: str, *, key: bytes, settings: Settings, now: datetime
 ) -> Link | None:
     """The live link this token opens; None for unknown, expired and revoked alike."""
     if not token or len(token) > 64:
         return None
-    return _resolve(connection, LINKS.c.token_hash == hash_token(token), key, settings, now)
+    return _resolve(connection, _BY_TOKEN, hash_token(token), key, settings, now)
 
 
 def resolve_code(
@@ -275,11 +289,16 @@ def resolve_code(
     code = normalise_code(typed[:64])
     if code is None:
         return None
-    return _resolve(connection, LINKS.c.code_hash == hash_code(key, code), key, settings, now)
+    return _resolve(connection, _BY_CODE, hash_code(key, code), key, settings, now)
 
 
 def _resolve(
-    connection: Connection, where: Any, key: bytes, settings: Settings, now: datetime
+    connection: Connection,
+    query: Any,
+    hashed: str,
+    key: bytes,
+    settings: Settings,
+    now: datetime,
 ) -> Link | None:
-    row = connection.execute(select(LINKS).where(where, _live(now))).first()
+    row = connection.execute(query, {"hash": hashed, "now": now}).first()
     return None if row is None else link_from_row(row, key, settings)

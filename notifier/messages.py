@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -176,10 +177,14 @@ def _booking(
     }
 
 
+# Dates and opening hours repeat across a tick's messages and a page's views; Babel's
+# formatting is the dearest part of building a context.
+@lru_cache(maxsize=4096)
 def _day(day: date, locale: str) -> str:
     return format_date(day, "EEEE d MMMM", locale=locale)
 
 
+@lru_cache(maxsize=4096)
 def _short_day(day: date, locale: str) -> str:
     return format_date(day, "EEE d/M", locale=locale)
 
@@ -208,6 +213,7 @@ def _place(place: Place | None, locale: str) -> dict[str, Any] | None:
     }
 
 
+@lru_cache(maxsize=256)
 def format_hours(hours: OpeningHours, locale: str) -> str | None:
     """'lun–ven 08:00–20:00, sab 09:00–13:00': equal neighbouring days share one entry."""
     names = get_day_names("abbreviated", locale=locale)

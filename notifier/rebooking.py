@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier import outbox
@@ -123,14 +123,16 @@ def slot_offers(
     ]
 
 
+_CURRENT = (
+    select(REBOOKINGS)
+    .where(REBOOKINGS.c.shipment_id == bindparam("shipment_id"), REBOOKINGS.c.replaced_at.is_(None))
+    .order_by(REBOOKINGS.c.id.desc())
+    .limit(1)
+)
+
+
 def current_choice(connection: Connection, shipment_id: int) -> Booked | None:
-    query = (
-        select(REBOOKINGS)
-        .where(REBOOKINGS.c.shipment_id == shipment_id, REBOOKINGS.c.replaced_at.is_(None))
-        .order_by(REBOOKINGS.c.id.desc())
-        .limit(1)
-    )
-    row = connection.execute(query).first()
+    row = connection.execute(_CURRENT, {"shipment_id": shipment_id}).first()
     return None if row is None else booked_from_row(row)
 
 

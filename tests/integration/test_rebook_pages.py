@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -50,10 +53,11 @@ class Site:
         items = [Incoming(0, event, json.dumps(event))]
         list(ingest(self.engine, items, settings=self.settings, now=lambda: self.now))
         with read_transaction(self.engine) as connection:
-            ids = [r.id for r in connection.execute(select(SHIPMENTS.c.id))]
+            query = select(SHIPMENTS.c.id).where(SHIPMENTS.c.tracking_number == tracking)
+            ids = [r.id for r in connection.execute(query)]
             key = links.secret_key(self.settings)
             live = links.live_links(connection, ids, key=key, settings=self.settings, now=self.now)
-        (link,) = [l for l in live.values() if l.status_event_id]  # noqa: E741
+        (link,) = live.values()
         return link.token
 
     def form(self, path: str) -> tuple[str, dict[str, str]]:
@@ -67,7 +71,9 @@ class Site:
 
     def bookings(self) -> int:
         with read_transaction(self.engine) as connection:
-            return int(connection.execute(select(func.count()).select_from(REBOOKINGS)).scalar())
+            return int(
+                connection.execute(select(func.count()).select_from(REBOOKINGS)).scalar_one()
+            )
 
 
 @pytest.fixture
@@ -213,3 +219,34 @@ def test_a_full_slot_is_shown_full_and_refused(engine: Engine, make_client: Clie
     assert answer.status_code == 409
     assert "Questa fascia è piena" in answer.text
     assert site.bookings() == 0
+
+
+def test_fifty_people_booking_one_slot_of_ten_over_http(
+    engine: Engine, make_client: ClientFactory
+) -> None:
+    site = Site(engine, make_client)
+    site.client = make_client(
+        engine, env={}, rebooking={"slots": [{"window": "09:00-13:00", "capacity": 10}]}
+    )
+    limits = site.client.app.state.rebook_limits  # type: ignore[attr-defined]
+    limits["client"].limit = 10_000  # fifty people, one test address
+    tokens = [site.token] + [site.store("it", f"RP{n:09d}IT") for n in range(1, 50)]
+    day = offered_days(site.settings, site.now)[0]
+    forms = []
+    for token in tokens:
+        _, fields = site.form(f"/r/{token}/slot")
+        forms.append((token, {**fields, "slot": f"{day.isoformat()}|09:00-13:00"}))
+    start = threading.Barrier(len(forms))
+
+    def post(item: tuple[str, dict[str, str]]) -> int:
+        token, fields = item
+        start.wait()
+        answer = site.client.post(f"/r/{token}/slot", data=fields, follow_redirects=False)
+        if answer.status_code == 409:
+            assert "Questa fascia è piena" in answer.text
+        return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=len(forms)) as pool:
+        statuses = Counter(pool.map(post, forms))
+    assert statuses == {303: 10, 409: 40}
+    assert site.bookings() == 10
