@@ -79,6 +79,7 @@ class Shipment(SQLModel, table=True):
     pickup_point: str | None = Field(default=None, max_length=64)
     estimated_delivery: date | None = None
     recipient_name: str | None = Field(default=None, max_length=200)
+    recipient_postcode: str | None = Field(default=None, max_length=16)
     recipient_locale: str | None = Field(default=None, max_length=16)
     sender_name: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -20,6 +20,7 @@ DURABLE_FACTS = (
     "route_stop",
     "estimated_delivery",
     "recipient_name",
+    "recipient_postcode",
     "recipient_locale",
     "sender_name",
 )
@@ -43,6 +44,7 @@ class ShipmentState:
     pickup_point: str | None = None
     estimated_delivery: date | None = None
     recipient_name: str | None = None
+    recipient_postcode: str | None = None
     recipient_locale: str | None = None
     sender_name: str | None = None
     changed: bool = field(default=False, compare=False)

@@ -82,6 +82,8 @@ class Event:
     pickup_point: str | None = None
     estimated_delivery: date | None = None
     recipient_name: str | None = None
+    # Shown only as its first characters, so recipients can tell the parcel is theirs.
+    recipient_postcode: str | None = None
     recipient_locale: str | None = None
     sender_name: str | None = None
     contacts: tuple[ContactPoint, ...] = ()

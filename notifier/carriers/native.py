@@ -160,6 +160,7 @@ def parse_native_event(
         pickup_point=fields.text("pickup_point", max_length=64),
         estimated_delivery=fields.day("estimated_delivery"),
         recipient_name=fields.text("recipient.name", max_length=200),
+        recipient_postcode=fields.text("recipient.postcode", max_length=16),
         recipient_locale=locale,
         sender_name=fields.text("sender.name", max_length=200),
         contacts=_contacts(fields, default_region),

@@ -79,25 +79,34 @@ def _lang(request: Request, fallback: str | None, settings: Settings) -> str:
     return asked if asked in SHIPPED_LOCALES else choose_locale(fallback, settings)
 
 
+# Only these pages hold a form, and only a form needs the CSRF cookie and token.
+_FORM_PAGES = frozenset({"code", "option"})
+
+
 def _render(
     request: Request, name: str, *, lang: str, status: int = 200, **context: Any
 ) -> HTMLResponse:
     settings = _settings(request)
-    cookie = request.cookies.get(CSRF_COOKIE) or new_csrf_cookie()
-    scope = context.get("token", "code")
+    had = request.cookies.get(CSRF_COOKIE)
+    cookie = (had or new_csrf_cookie()) if name in _FORM_PAGES else None
+    form: dict[str, str] = {}
+    if cookie is not None:
+        scope = context.get("token", "code")
+        form = {
+            "csrf": csrf_token(secret_key(settings), cookie, scope),
+            "submission": secrets.token_urlsafe(16),
+        }
     template = request.app.state.templates.get_template(f"web/rebook/{name}.html")
-    context.setdefault("path", request.url.path)
     html = template.render(
         lang=lang,
         other_langs=[code for code in SHIPPED_LOCALES if code != lang],
         path=context.pop("path", request.url.path),
         company=settings.company,
-        csrf=csrf_token(secret_key(settings), cookie, scope),
-        submission=secrets.token_urlsafe(16),
+        **form,
         **context,
     )
     response = HTMLResponse(html, status_code=status)
-    if request.cookies.get(CSRF_COOKIE) != cookie:
+    if cookie is not None and cookie != had:
         # Behind a TLS-terminating proxy the request itself may be plain http.
         public = str(settings.web.public_base_url)
         secure = request.url.scheme == "https" or public.startswith("https:")
@@ -183,6 +192,12 @@ def _masked(name: str | None) -> str | None:
     return " ".join(f"{part[0]}." for part in name.split() if part[:1].isalpha()) or None
 
 
+def _postcode_prefix(postcode: str | None) -> str | None:
+    """'20121' -> '201…': the area, enough to recognise, not an address."""
+    compact = "".join((postcode or "").split())
+    return f"{compact[:3]}…" if len(compact) > 3 else None
+
+
 def _view(request: Request, parcel: _Parcel, lang: str) -> dict[str, Any]:
     settings = _settings(request)
     row = parcel.shipment
@@ -212,6 +227,7 @@ def _view(request: Request, parcel: _Parcel, lang: str) -> dict[str, Any]:
         "token": parcel.link.token,
         "parcel": context,
         "recipient_initials": _masked(row.recipient_name),
+        "postcode_prefix": _postcode_prefix(row.recipient_postcode),
         "options": options_for(settings, row.depot),
         "current": parcel.current,
         "current_view": _choice_view(parcel.current, lang, settings) if parcel.current else None,

@@ -47,6 +47,7 @@ class Site:
                 "name": "Giovanni Bianchi",
                 "phone": "+39 333 123 4567",
                 "locale": locale,
+                "postcode": "20121",
             },
             "sender": {"name": "Libreria Sant'Orsola"},
         }
@@ -89,6 +90,8 @@ def test_the_page_shows_the_parcel_without_personal_data_and_every_option(site: 
     assert "RP12 3456 789I T" in text
     assert "Libreria Sant&#39;Orsola" in text or "Libreria Sant'Orsola" in text
     assert "G. B." in text
+    assert "201…" in text
+    assert "20121" not in text
     assert "Giovanni" not in text  # masked
     assert "333" not in text  # no phone number
     for option in ("slot", "pickup", "neighbour", "safe_place", "callback", "dispute"):
