@@ -48,6 +48,8 @@ router = APIRouter(include_in_schema=False)
 TOKEN_LIMIT = (60, 600.0)
 CLIENT_LIMIT = (120, 60.0)
 CODE_LIMIT = (10, 600.0)
+# Each language named in itself, for the switch.
+LANGUAGE_NAMES = {"it": "Italiano", "en": "English"}
 MAX_FIELD = {"neighbour_name": 100, "neighbour_door": 100, "instructions": 300, "comment": 500}
 
 
@@ -99,7 +101,7 @@ def _render(
     template = request.app.state.templates.get_template(f"web/rebook/{name}.html")
     html = template.render(
         lang=lang,
-        other_langs=[code for code in SHIPPED_LOCALES if code != lang],
+        other_langs=[(code, LANGUAGE_NAMES[code]) for code in SHIPPED_LOCALES if code != lang],
         path=context.pop("path", request.url.path),
         company=settings.company,
         **form,
