@@ -45,22 +45,33 @@ def _refused(request: Request, settings: Settings) -> JSONResponse | None:
     return None
 
 
+def _day_and_depot(
+    request: Request, settings: Settings, day_text: str, depot: str | None
+) -> date | Response:
+    """The query's day once the caller is ops and the day and depot make sense; else why not."""
+    refused = _refused(request, settings)
+    if refused is not None:
+        return refused
+    day = _day(day_text)
+    if day is None:
+        return _error(422, "date: needs a day as YYYY-MM-DD, e.g. ?date=2026-11-22")
+    if depot is not None and not 0 < len(depot) <= 64:
+        return _error(422, "depot: must be a depot code of 1 to 64 characters")
+    return day
+
+
 @router.get("/slips.pdf")
 def slips_pdf(
     request: Request, date: str = "", depot: str | None = None, layout: str = "a6"
 ) -> Response:
     """GET /ops/slips.pdf?date=YYYY-MM-DD[&depot=CODE][&layout=a6|a4x4]"""
     settings: Settings = request.app.state.settings
-    refused = _refused(request, settings)
-    if refused is not None:
-        return refused
-    day = _day(date)
-    if day is None:
-        return _error(422, "date: needs a day as YYYY-MM-DD, e.g. ?date=2026-11-22")
+    checked = _day_and_depot(request, settings, date, depot)
+    if isinstance(checked, Response):
+        return checked
+    day = checked
     if layout not in ("a6", "a4x4"):
         return _error(422, "layout: must be a6 or a4x4")
-    if depot is not None and not 0 < len(depot) <= 64:
-        return _error(422, "depot: must be a depot code of 1 to 64 characters")
     # Imported here: WeasyPrint is slow to load and only this page needs it.
     from notifier.slipbatch import day_slips
     from notifier.slips import render_slips_pdf
@@ -95,16 +106,12 @@ def bookings(
 ) -> Response:
     """GET /ops/bookings?date=YYYY-MM-DD[&depot=CODE][&format=csv|json]"""
     settings: Settings = request.app.state.settings
-    refused = _refused(request, settings)
-    if refused is not None:
-        return refused
-    day = _day(date)
-    if day is None:
-        return _error(422, "date: needs a day as YYYY-MM-DD, e.g. ?date=2026-11-22")
+    checked = _day_and_depot(request, settings, date, depot)
+    if isinstance(checked, Response):
+        return checked
+    day = checked
     if format not in ("csv", "json"):
         return _error(422, "format: must be csv or json")
-    if depot is not None and not 0 < len(depot) <= 64:
-        return _error(422, "depot: must be a depot code of 1 to 64 characters")
     with read_transaction(request.app.state.engine) as connection:
         found = depot_bookings(connection, day=day, depot=depot, settings=settings)
     # Names, neighbours and instructions: never kept by a proxy or browser cache.

@@ -118,6 +118,14 @@ def _render(
     return response
 
 
+def _over_limit(request: Request, token: str) -> HTMLResponse | None:
+    """The 429 page when this client or this link has asked too often, else None."""
+    wait = _limited(request, token=token[:64])
+    if not wait:
+        return None
+    return _too_many(request, wait, _lang(request, None, _settings(request)))
+
+
 def _too_many(request: Request, wait: int, lang: str) -> HTMLResponse:
     response = _render(request, "too_many", lang=lang, status=429, wait_minutes=-(-wait // 60))
     response.headers["Retry-After"] = str(wait)
@@ -256,9 +264,9 @@ def _choice_view(booked: Booked, lang: str, settings: Settings) -> dict[str, Any
 @router.get("/r/{token}", response_class=HTMLResponse)
 async def parcel_page(request: Request, token: str) -> HTMLResponse:
     settings = _settings(request)
-    wait = _limited(request, token=token[:64])
-    if wait:
-        return _too_many(request, wait, _lang(request, None, settings))
+    refused = _over_limit(request, token)
+    if refused is not None:
+        return refused
     with read_transaction(request.app.state.engine) as connection:
         parcel = _open(request, connection, token)
         if parcel is None:
@@ -337,9 +345,9 @@ def _calendar(parcel: _Parcel, settings: Settings, lang: str) -> Response:
 @router.get("/r/{token}/{option}", response_class=HTMLResponse)
 async def option_form(request: Request, token: str, option: str) -> Response:
     settings = _settings(request)
-    wait = _limited(request, token=token[:64])
-    if wait:
-        return _too_many(request, wait, _lang(request, None, settings))
+    refused = _over_limit(request, token)
+    if refused is not None:
+        return refused
     with read_transaction(request.app.state.engine) as connection:
         parcel = _open(request, connection, token)
         if parcel is None:
