@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ from notifier.calendar import build_ics
 from notifier.config import RebookOption, Settings
 from notifier.db import read_transaction, write_transaction
 from notifier.ingest import SHIPMENTS
-from notifier.links import Link, resolve_code, resolve_token, secret_key
+from notifier.links import LINKS, Link, hash_token, link_from_row, resolve_code, secret_key
 from notifier.messages import (
     SHIPPED_LOCALES,
     MessageFacts,
@@ -175,24 +176,44 @@ def _field(form: Any, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-_SHIPMENT = select(SHIPMENTS).where(SHIPMENTS.c.id == bindparam("id"))
+# The link and its shipment in one statement, built once: a page view runs it on every
+# request. A token is looked up by its hash, live links only, as links.resolve_token does.
+_PAGE = (
+    select(
+        LINKS.c.id,
+        LINKS.c.shipment_id,
+        LINKS.c.status_event_id,
+        LINKS.c.salt,
+        LINKS.c.code_round,
+        LINKS.c.expires_at,
+        *[c for c in SHIPMENTS.c if c.name not in ("id", "created_at", "updated_at")],
+    )
+    .join(SHIPMENTS, SHIPMENTS.c.id == LINKS.c.shipment_id)
+    .where(
+        LINKS.c.token_hash == bindparam("hash"),
+        LINKS.c.revoked_at.is_(None),
+        LINKS.c.expires_at > bindparam("now"),
+    )
+)
 
 
 class _Parcel:
-    """A link with its shipment, read in one transaction."""
+    """A link with its shipment and the recipient's current choice."""
 
-    def __init__(self, connection: Connection, link: Link) -> None:
-        self.link = link
-        self.shipment = connection.execute(_SHIPMENT, {"id": link.shipment_id}).one()
-        self.current: Booked | None = current_choice(connection, link.shipment_id)
+    def __init__(self, connection: Connection, row: Any, settings: Settings) -> None:
+        self.link: Link = link_from_row(row, secret_key(settings), settings)
+        # The shipment's own columns, with its id where the row has the link's.
+        self.shipment = SimpleNamespace(**{**row._mapping, "id": row.shipment_id})
+        self.current: Booked | None = current_choice(connection, row.shipment_id)
 
 
 def _open(request: Request, connection: Connection, token: str) -> _Parcel | None:
-    settings = _settings(request)
-    link = resolve_token(
-        connection, token, key=secret_key(settings), settings=settings, now=datetime.now(UTC)
-    )
-    return None if link is None else _Parcel(connection, link)
+    """The parcel a token opens; None for unknown, tampered, expired and revoked alike."""
+    if not token or len(token) > 64:
+        return None
+    params = {"hash": hash_token(token), "now": datetime.now(UTC)}
+    row = connection.execute(_PAGE, params).first()
+    return None if row is None else _Parcel(connection, row, _settings(request))
 
 
 def _masked(name: str | None) -> str | None:
@@ -409,7 +430,7 @@ def _submit(request: Request, token: str, option: str, form: Any) -> Response:
         except ChoiceInvalidError as exc:
             errors = {exc.field if exc.field in ("slot", "callback") else "form": "invalid"}
     with read_transaction(request.app.state.engine) as connection:
-        fresh = _Parcel(connection, parcel.link)
+        fresh = _open(request, connection, token) or parcel
         context = _form_context(request, connection, fresh, option, lang)
     values = {name: _field(form, name) or "" for name in MAX_FIELD}
     return _render(
