@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
+from pydantic import AnyHttpUrl
 from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Connection, Engine
@@ -341,6 +342,15 @@ def serve(
     _serve(config, host, port, with_scheduler=False)
 
 
+def _local_rebooking(settings: Settings, host: str, port: int) -> Settings:
+    """Demo links open this server's own rebooking page, not the courier's real domain."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (a check, not a bind)
+    company = settings.company.model_copy(
+        update={"rebooking_base_url": AnyHttpUrl(f"http://{shown}:{port}/r/")}
+    )
+    return settings.model_copy(update={"company": company})
+
+
 def _serve(
     config: Path | None, host: str, port: int, *, with_scheduler: bool, demo: bool = False
 ) -> None:
@@ -355,6 +365,7 @@ def _serve(
     engine = _ready_engine(settings)
     feed = None
     if demo:
+        settings = _local_rebooking(settings, host, port)
         feed = DemoFeed(engine, settings, demo_events(datetime.now(UTC), os.environ))
         quiet = settings.quiet_hours
         err.print(

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
+from notifier.cli import _local_rebooking
 from notifier.demo import SCRIPT, DemoFeed, demo_events
 from notifier.models import OutboxMessage, StatusEvent
 from tests.conftest import make_settings
@@ -40,3 +41,11 @@ def test_demo_messages_can_be_sent_to_the_developer() -> None:
     emails = {e["recipient"].get("email") for e in events} - {None}
     assert phones == {"+39 347 000 1111"}
     assert emails == {"me@example.org"}
+
+
+def test_demo_links_open_this_servers_own_rebooking_page() -> None:
+    settings = make_settings("sqlite:///demo.db")
+    local = _local_rebooking(settings, "0.0.0.0", 8765)
+    assert str(local.company.rebooking_base_url) == "http://127.0.0.1:8765/r/"
+    assert str(settings.company.rebooking_base_url) == "https://rapido.example/r/"  # untouched
+    assert _local_rebooking(settings, "127.0.0.2", 9000).company.rebooking_base_url.port == 9000
