@@ -43,6 +43,10 @@ def build_environment(settings: Settings) -> Environment:
         undefined=StrictUndefined,
         autoescape=select_autoescape(["html", "htm", "xml"]),
         keep_trailing_newline=True,
+        # Templates are read once per process: a restart picks up an edited override.
+        # Checking every file's mtime on each render (Jinja's default) cost a stat per
+        # include and import on every page view and message.
+        auto_reload=False,
         lstrip_blocks=True,
     )
 
