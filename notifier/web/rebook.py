@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from babel.dates import format_date
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, and_, bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from notifier.calendar import build_ics
@@ -27,12 +27,13 @@ from notifier.messages import (
     format_hours,
 )
 from notifier.rebooking import (
+    REBOOKINGS,
     Booked,
     Choice,
     ChoiceInvalidError,
     ChoiceLockedError,
     SlotFullError,
-    current_choice,
+    booked_from_row,
     locked_since,
     offered_days,
     options_for,
@@ -187,24 +188,40 @@ _PAGE = (
         LINKS.c.code_round,
         LINKS.c.expires_at,
         *[c for c in SHIPMENTS.c if c.name not in ("id", "created_at", "updated_at")],
+        *[c.label(f"choice_{c.name}") for c in REBOOKINGS.c],
     )
     .join(SHIPMENTS, SHIPMENTS.c.id == LINKS.c.shipment_id)
+    # The current choice, if any: a shipment has at most one that is not replaced.
+    .outerjoin(
+        REBOOKINGS,
+        and_(REBOOKINGS.c.shipment_id == LINKS.c.shipment_id, REBOOKINGS.c.replaced_at.is_(None)),
+    )
     .where(
         LINKS.c.token_hash == bindparam("hash"),
         LINKS.c.revoked_at.is_(None),
         LINKS.c.expires_at > bindparam("now"),
     )
+    .order_by(REBOOKINGS.c.id.desc())
+    .limit(1)
 )
 
 
 class _Parcel:
     """A link with its shipment and the recipient's current choice."""
 
-    def __init__(self, connection: Connection, row: Any, settings: Settings) -> None:
+    def __init__(self, row: Any, settings: Settings) -> None:
         self.link: Link = link_from_row(row, secret_key(settings), settings)
+        values = dict(row._mapping)
+        choice = {
+            k.removeprefix("choice_"): values.pop(k)
+            for k in list(values)
+            if k.startswith("choice_")
+        }
         # The shipment's own columns, with its id where the row has the link's.
-        self.shipment = SimpleNamespace(**{**row._mapping, "id": row.shipment_id})
-        self.current: Booked | None = current_choice(connection, row.shipment_id)
+        self.shipment = SimpleNamespace(**{**values, "id": row.shipment_id})
+        self.current: Booked | None = (
+            booked_from_row(SimpleNamespace(**choice)) if choice["id"] is not None else None
+        )
 
 
 def _open(request: Request, connection: Connection, token: str) -> _Parcel | None:
@@ -213,7 +230,7 @@ def _open(request: Request, connection: Connection, token: str) -> _Parcel | Non
         return None
     params = {"hash": hash_token(token), "now": datetime.now(UTC)}
     row = connection.execute(_PAGE, params).first()
-    return None if row is None else _Parcel(connection, row, _settings(request))
+    return None if row is None else _Parcel(row, _settings(request))
 
 
 def _masked(name: str | None) -> str | None:
