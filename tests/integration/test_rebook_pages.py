@@ -8,18 +8,20 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from notifier import links
-from notifier.db import read_transaction
+from notifier.db import read_transaction, write_transaction
 from notifier.ingest import SHIPMENTS, Incoming, ingest
 from notifier.rebooking import REBOOKINGS, offered_days
 from tests.conftest import make_settings
 from tests.integration.conftest import ClientFactory
 
+ROME = ZoneInfo("Europe/Rome")
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]+)"')
 SUBMISSION = re.compile(r'name="submission" value="([^"]+)"')
 SLOT_VALUE = re.compile(r'name="slot" id="[^"]+" value="([^"]+)"')
@@ -253,3 +255,38 @@ def test_fifty_people_booking_one_slot_of_ten_over_http(
         statuses = Counter(pool.map(post, forms))
     assert statuses == {303: 10, 409: 40}
     assert site.bookings() == 10
+
+
+def test_a_locked_choice_is_shown_as_locked_and_cannot_be_changed(site: Site) -> None:
+    # A slot booked for today: its cut-off was yesterday evening.
+    with read_transaction(site.engine) as connection:
+        key = links.secret_key(site.settings)
+        link = links.resolve_token(
+            connection, site.token, key=key, settings=site.settings, now=site.now
+        )
+    assert link is not None
+    with write_transaction(site.engine) as connection:
+        connection.execute(
+            REBOOKINGS.insert(),
+            {
+                "shipment_id": link.shipment_id,
+                "link_id": link.id,
+                "submission": "earlier",
+                "kind": "slot",
+                "day": site.now.astimezone(ROME).date(),
+                "window": "09:00-13:00",
+                "locale": "it",
+                "created_at": site.now - timedelta(days=1),
+            },
+        )
+    page = site.client.get(f"/r/{site.token}")
+    assert page.status_code == 200
+    assert "La scelta è bloccata" in page.text
+    assert f"/r/{site.token}/neighbour" not in page.text  # no options to change it
+    _, fields = site.form(f"/r/{site.token}/neighbour")
+    answer = site.client.post(
+        f"/r/{site.token}/neighbour", data={**fields, "neighbour_name": "Rossi"}
+    )
+    assert answer.status_code == 409
+    assert "non si può più cambiare" in answer.text
+    assert site.bookings() == 1
