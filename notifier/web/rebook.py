@@ -29,7 +29,6 @@ from notifier.messages import (
 from notifier.rebooking import (
     REBOOKINGS,
     Booked,
-    Choice,
     ChoiceInvalidError,
     ChoiceLockedError,
     SlotFullError,
@@ -42,6 +41,7 @@ from notifier.rebooking import (
 from notifier.rebooking import book as book_choice
 from notifier.vocabulary import Reason, Status
 from notifier.web.guards import CSRF_COOKIE, RateLimiter, csrf_ok, csrf_token, new_csrf_cookie
+from notifier.web.rebook_forms import TEXT_LIMITS, form_field, parse_choice
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,7 +52,6 @@ CLIENT_LIMIT = (120, 60.0)
 CODE_LIMIT = (10, 600.0)
 # Each language named in itself, for the switch.
 LANGUAGE_NAMES = {"it": "Italiano", "en": "English"}
-MAX_FIELD = {"neighbour_name": 100, "neighbour_door": 100, "instructions": 300, "comment": 500}
 
 
 def install(app: FastAPI) -> None:
@@ -159,10 +158,10 @@ async def code_submit(request: Request) -> Response:
     if wait:
         return _too_many(request, wait, lang)
     if not csrf_ok(
-        secret_key(settings), request.cookies.get(CSRF_COOKIE), "code", _field(form, "csrf")
+        secret_key(settings), request.cookies.get(CSRF_COOKIE), "code", form_field(form, "csrf")
     ):
         return _render(request, "expired_form", lang=lang, status=403)
-    typed = (_field(form, "code") or "")[:64]
+    typed = (form_field(form, "code") or "")[:64]
     now = datetime.now(UTC)
     with read_transaction(request.app.state.engine) as connection:
         link = resolve_code(connection, typed, key=secret_key(settings), settings=settings, now=now)
@@ -170,11 +169,6 @@ async def code_submit(request: Request) -> Response:
         errors = {"code": "not_found" if typed.strip() else "missing"}
         return _render(request, "code", lang=lang, status=422, errors=errors, typed=typed)
     return RedirectResponse(f"/r/{link.token}?lang={lang}", status_code=303)
-
-
-def _field(form: Any, name: str) -> str | None:
-    value = form.get(name)
-    return value if isinstance(value, str) else None
 
 
 # The link and its shipment in one statement, built once: a page view runs it on every
@@ -422,10 +416,10 @@ def _submit(request: Request, token: str, option: str, form: Any) -> Response:
         lang = _lang(request, parcel.shipment.recipient_locale, settings)
         if option not in options_for(settings, parcel.shipment.depot):
             return _render(request, "parcel", lang=lang, status=404, **_view(request, parcel, lang))
-        if not csrf_ok(key, request.cookies.get(CSRF_COOKIE), token, _field(form, "csrf")):
+        if not csrf_ok(key, request.cookies.get(CSRF_COOKIE), token, form_field(form, "csrf")):
             return _render(request, "expired_form", lang=lang, status=403, token=token)
-    choice, errors = _parse_choice(option, form)
-    submission = (_field(form, "submission") or "")[:64] or secrets.token_urlsafe(16)
+    choice, errors = parse_choice(option, form)
+    submission = (form_field(form, "submission") or "")[:64] or secrets.token_urlsafe(16)
     status = 422
     if choice is not None:
         try:
@@ -449,49 +443,7 @@ def _submit(request: Request, token: str, option: str, form: Any) -> Response:
     with read_transaction(request.app.state.engine) as connection:
         fresh = _open(request, connection, token) or parcel
         context = _form_context(request, connection, fresh, option, lang)
-    values = {name: _field(form, name) or "" for name in MAX_FIELD}
+    values = {name: form_field(form, name) or "" for name in TEXT_LIMITS}
     return _render(
         request, "option", lang=lang, status=status, errors=errors, values=values, **context
     )
-
-
-def _parse_choice(option: RebookOption, form: Any) -> tuple[Choice | None, dict[str, str]]:
-    """The choice a form asks for, or what is wrong with each field."""
-    errors: dict[str, str] = {}
-    text = {name: (_field(form, name) or "").strip() for name in MAX_FIELD}
-    for name, limit in MAX_FIELD.items():
-        if len(text[name]) > limit:
-            errors[name] = "too_long"
-    if option in ("slot", "callback"):
-        day, _, window = (_field(form, option) or "").partition("|")
-        try:
-            chosen = date.fromisoformat(day)
-        except ValueError:
-            errors[option] = "missing"
-            return None, errors
-        return (None, errors) if errors else (Choice(kind=option, day=chosen, window=window), {})
-    if option == "pickup":
-        code = _field(form, "pickup_point")
-        if not code:
-            errors["pickup_point"] = "missing"
-        return (None, errors) if errors else (Choice(kind="pickup", pickup_point=code), {})
-    if option == "neighbour":
-        if not text["neighbour_name"]:
-            errors["neighbour_name"] = "missing"
-        if errors:
-            return None, errors
-        door = text["neighbour_door"] or None
-        return Choice(
-            kind="neighbour", neighbour_name=text["neighbour_name"], neighbour_door=door
-        ), {}
-    if option == "safe_place":
-        if not text["instructions"]:
-            errors["instructions"] = "missing"
-        if _field(form, "accept") != "yes":
-            errors["accept"] = "missing"
-        if errors:
-            return None, errors
-        return Choice(kind="safe_place", instructions=text["instructions"]), {}
-    if errors:
-        return None, errors
-    return Choice(kind="dispute", instructions=text["comment"] or None), {}
