@@ -24,7 +24,7 @@ from notifier.errors import (
     TemporaryChannelError,
 )
 from notifier.links import Link, live_links, secret_key
-from notifier.messages import MessageFacts, build_context
+from notifier.messages import MessageFacts, build_context, facts_on_shipment
 from notifier.models import OutboxState
 from notifier.rebooking import REBOOKINGS, booked_from_row
 from notifier.render import render_message
@@ -363,22 +363,12 @@ def _facts(
     shipment: Mapping[str, Any], event: Mapping[str, Any] | None, link: Link | None
 ) -> MessageFacts:
     """What the message talks about: the event it answers, on the shipment as it is now."""
-    status = Status(event["status"] if event else shipment["status"])
-    reason = event["reason"] if event else shipment["reason"]
-    return MessageFacts(
-        tracking_number=shipment["tracking_number"],
-        carrier=shipment["carrier"],
-        status=status,
-        reason=Reason(reason) if reason else None,
+    answered = event if event is not None else shipment
+    return facts_on_shipment(
+        shipment,
+        status=Status(answered["status"]),
+        reason=answered["reason"],
         occurred_at=event["occurred_at"] if event else shipment["status_occurred_at"],
-        recipient_name=shipment["recipient_name"],
-        sender_name=shipment["sender_name"],
-        depot=shipment["depot"],
-        next_attempt_date=shipment["next_attempt_date"],
-        next_attempt_window=shipment["next_attempt_window"],
-        held_until=shipment["held_until"],
-        pickup_point=shipment["pickup_point"],
-        estimated_delivery=shipment["estimated_delivery"],
         # The same link as the slip: the shipment's newest live one.
         rebooking_url=link.url if link else None,
         short_code=link.code if link else None,

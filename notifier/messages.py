@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -73,6 +73,39 @@ class MessageFacts:
     estimated_delivery: date | None = None
     rebooking_url: str | None = None
     short_code: str | None = None
+
+
+def facts_on_shipment(
+    shipment: Mapping[str, Any],
+    *,
+    status: Status,
+    reason: str | None,
+    occurred_at: datetime,
+    rebooking_url: str | None = None,
+    short_code: str | None = None,
+) -> MessageFacts:
+    """The facts of one status, on the shipment as it is now (a shipments row).
+
+    The shipment's current facts win: a hold or pickup point decided since the event is
+    what the recipient needs to know.
+    """
+    return MessageFacts(
+        tracking_number=shipment["tracking_number"],
+        carrier=shipment["carrier"],
+        status=status,
+        reason=Reason(reason) if reason else None,
+        occurred_at=occurred_at,
+        recipient_name=shipment["recipient_name"],
+        sender_name=shipment["sender_name"],
+        depot=shipment["depot"],
+        next_attempt_date=shipment["next_attempt_date"],
+        next_attempt_window=shipment["next_attempt_window"],
+        held_until=shipment["held_until"],
+        pickup_point=shipment["pickup_point"],
+        estimated_delivery=shipment["estimated_delivery"],
+        rebooking_url=rebooking_url,
+        short_code=short_code,
+    )
 
 
 def choose_locale(requested: str | None, settings: Settings) -> str:

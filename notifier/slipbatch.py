@@ -11,9 +11,9 @@ from sqlalchemy import Connection, Select, select
 from notifier.config import Settings
 from notifier.ingest import EVENTS, SHIPMENTS
 from notifier.links import LINKS, link_from_row
-from notifier.messages import MessageFacts, choose_locale
+from notifier.messages import choose_locale, facts_on_shipment
 from notifier.slips import Slip
-from notifier.vocabulary import Reason, Status
+from notifier.vocabulary import Status
 
 
 def _query(now: datetime) -> Select[Any]:
@@ -89,22 +89,11 @@ def shipment_slip(
 
 def _slip(row: Any, key: bytes, settings: Settings) -> Slip:
     link = link_from_row(row, key, settings)
-    facts = MessageFacts(
-        tracking_number=row.tracking_number,
-        carrier=row.carrier,
+    facts = facts_on_shipment(
+        row._mapping,
         status=Status.DELIVERY_ATTEMPTED,
-        reason=Reason(row.event_reason) if row.event_reason else None,
+        reason=row.event_reason,
         occurred_at=row.event_occurred_at,
-        recipient_name=row.recipient_name,
-        sender_name=row.sender_name,
-        depot=row.depot,
-        # The shipment as it is now: a hold or pickup point decided since the attempt is
-        # what the recipient needs to know.
-        next_attempt_date=row.next_attempt_date,
-        next_attempt_window=row.next_attempt_window,
-        held_until=row.held_until,
-        pickup_point=row.pickup_point,
-        estimated_delivery=row.estimated_delivery,
         rebooking_url=link.url,
         short_code=link.code,
     )

@@ -21,9 +21,9 @@ from notifier.ingest import SHIPMENTS
 from notifier.links import LINKS, Link, hash_token, link_from_row, resolve_code, secret_key
 from notifier.messages import (
     SHIPPED_LOCALES,
-    MessageFacts,
     build_context,
     choose_locale,
+    facts_on_shipment,
     format_hours,
 )
 from notifier.rebooking import (
@@ -39,7 +39,7 @@ from notifier.rebooking import (
     slot_offers,
 )
 from notifier.rebooking import book as book_choice
-from notifier.vocabulary import Reason, Status
+from notifier.vocabulary import Status
 from notifier.web.guards import CSRF_COOKIE, RateLimiter, csrf_ok, csrf_token, new_csrf_cookie
 from notifier.web.rebook_forms import TEXT_LIMITS, form_field, parse_choice
 
@@ -243,20 +243,12 @@ def _postcode_prefix(postcode: str | None) -> str | None:
 def _view(request: Request, parcel: _Parcel, lang: str) -> dict[str, Any]:
     settings = _settings(request)
     row = parcel.shipment
-    facts = MessageFacts(
-        tracking_number=row.tracking_number,
-        carrier=row.carrier,
+    facts = facts_on_shipment(
+        # The page shows initials only: the full name stays out of its context.
+        {**vars(row), "recipient_name": None},
         status=Status(row.status),
-        reason=Reason(row.reason) if row.reason else None,
+        reason=row.reason,
         occurred_at=row.status_occurred_at,
-        recipient_name=None,
-        sender_name=row.sender_name,
-        depot=row.depot,
-        next_attempt_date=row.next_attempt_date,
-        next_attempt_window=row.next_attempt_window,
-        held_until=row.held_until,
-        pickup_point=row.pickup_point,
-        estimated_delivery=row.estimated_delivery,
     )
     now = datetime.now(UTC)
     context = build_context(facts, settings=settings, locale=lang, now=now)
