@@ -5,6 +5,7 @@ NotifierError
 ├── SchemaOutOfDateError         database schema behind the code's migrations
 ├── DatabaseUnavailableError     cannot reach the database
 ├── SecretKeyMissingError        no NOTIFIER_SECRET_KEY where links need one
+├── ExternalResourceError (ValueError)  a slip template asked for a URL outside the document
 ├── EventRejectedError (ValueError)   one event failed validation (carries field errors)
 ├── InputFormatError (ValueError)     a whole input is unreadable (bad JSON, bad CSV header)
 └── RequestTooLargeError         an API body over the configured limit
@@ -48,6 +49,10 @@ class SchemaOutOfDateError(NotifierError):
 
 class SecretKeyMissingError(NotifierError):
     """NOTIFIER_SECRET_KEY is not set."""
+
+
+class ExternalResourceError(NotifierError, ValueError):
+    """A slip template asked for a resource outside the document; slips use none."""
 
 
 class DatabaseUnavailableError(NotifierError):

@@ -14,7 +14,7 @@ from jinja2 import Environment, TemplateNotFound
 from markupsafe import Markup
 
 from notifier.config import Settings
-from notifier.errors import NotifierError, TemplateMissingError
+from notifier.errors import ExternalResourceError, TemplateMissingError
 from notifier.messages import MessageFacts, build_context, choose_locale
 from notifier.qrsvg import build_qr_svg
 from notifier.render import build_environment
@@ -36,10 +36,6 @@ MAX_FIT = 4
 # WeasyPrint's real layout), so these err low: a slip is never shrunk on a guess alone.
 _PAGE_LINES = 27.0
 _GUESS_LINES = (26.0, 28.0, 30.0, 45.0)
-
-
-class ExternalResourceError(NotifierError, ValueError):
-    """A slip template asked for a resource outside the document; slips use none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -286,17 +286,8 @@ def _choice_view(booked: Booked, lang: str, settings: Settings) -> dict[str, Any
 
 
 @router.get("/r/{token}", response_class=HTMLResponse)
-async def parcel_page(request: Request, token: str) -> HTMLResponse:
-    settings = _settings(request)
-    refused = _over_limit(request, token)
-    if refused is not None:
-        return refused
-    with read_transaction(request.app.state.engine) as connection:
-        parcel = _open(request, connection, token)
-        if parcel is None:
-            return _bad_link(request, _lang(request, None, settings))
-        lang = _lang(request, parcel.shipment.recipient_locale, settings)
-        return _render(request, "parcel", lang=lang, **_view(request, parcel, lang))
+async def parcel_page(request: Request, token: str) -> Response:
+    return _show(request, token, None)
 
 
 def _form_context(
@@ -368,6 +359,11 @@ def _calendar(parcel: _Parcel, settings: Settings, lang: str) -> Response:
 
 @router.get("/r/{token}/{option}", response_class=HTMLResponse)
 async def option_form(request: Request, token: str, option: str) -> Response:
+    return _show(request, token, option)
+
+
+def _show(request: Request, token: str, option: str | None) -> Response:
+    """The parcel page (no option), an option's form, the confirmation or the .ics file."""
     settings = _settings(request)
     refused = _over_limit(request, token)
     if refused is not None:
@@ -377,6 +373,8 @@ async def option_form(request: Request, token: str, option: str) -> Response:
         if parcel is None:
             return _bad_link(request, _lang(request, None, settings))
         lang = _lang(request, parcel.shipment.recipient_locale, settings)
+        if option is None:
+            return _render(request, "parcel", lang=lang, **_view(request, parcel, lang))
         if option == "done":
             return _render(request, "done", lang=lang, **_view(request, parcel, lang))
         if option == "booking.ics":
