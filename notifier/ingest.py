@@ -6,28 +6,43 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, func, select
 
-from notifier.carriers.native import parse_native_event, shown_id
+from notifier.bulk import Bulk
+from notifier.checking import Checked, Incoming, ItemResult, Outcome, check
 from notifier.config import Ingest, Settings
 from notifier.db import write_transaction
-from notifier.errors import EventRejectedError, FieldError
+from notifier.eventstore import (
+    CONTACTS,
+    EVENTS,
+    SHIPMENTS,
+    ContactsSeen,
+    insert_contacts,
+    insert_events,
+    latest_shipments,
+    save_shipments,
+    stored_event_keys,
+)
 from notifier.links import Attempt, issue_links, revoke_links, secret_key
-from notifier.models import ContactPoint, Shipment, StatusEvent
 from notifier.notifications import StoredEvent, enqueue_notifications
-from notifier.sqlsets import one_of, pair_of
-from notifier.tracking import ShipmentState, plan_batch
-from notifier.vocabulary import TERMINAL_STATUSES, Event, Status
+from notifier.tracking import plan_batch
+from notifier.vocabulary import TERMINAL_STATUSES, ContactKind, Event, Status
 
-# Ingest works on Core tables: a batch is a few executemany calls, no ORM objects.
-SHIPMENTS: Table = Shipment.__table__  # type: ignore[attr-defined]
-EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
-CONTACTS: Table = ContactPoint.__table__  # type: ignore[attr-defined]
+# Other modules take these from here.
+__all__ = [
+    "CONTACTS",
+    "EVENTS",
+    "SHIPMENTS",
+    "Checked",
+    "Incoming",
+    "ItemResult",
+    "Outcome",
+    "check",
+    "ingest",
+]
 
 # Ingest writers take turns, one batch transaction at a time: SQLite by BEGIN IMMEDIATE,
 # PostgreSQL by this transaction-scoped advisory lock. Without it two writers can both
@@ -35,29 +50,6 @@ CONTACTS: Table = ContactPoint.__table__  # type: ignore[attr-defined]
 # of thousands of events a second, far above any courier's event rate, so the
 # serialisation costs nothing that matters and keeps the logic simple and exact.
 INGEST_LOCK_ID = 0x6E6F746966696572  # "notifier"
-_STATE_COLUMNS = [
-    c.name
-    for c in SHIPMENTS.columns
-    if c.name not in ("id", "carrier", "tracking_number", "generation", "created_at", "updated_at")
-]
-_LOADED_COLUMNS = [c for c in SHIPMENTS.columns if c.name not in ("created_at", "updated_at")]
-
-
-class Outcome(StrEnum):
-    STORED = "stored"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """What became of one input item (a line of a file, an element of a request)."""
-
-    position: int
-    outcome: Outcome
-    event_id: str | None = None
-    errors: tuple[FieldError, ...] = ()
-    unknown_status: bool = False
 
 
 @dataclass(slots=True)
@@ -78,16 +70,6 @@ class Summary:
             self.rejected += 1
 
 
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """One raw input item with its position (line number or array index)."""
-
-    position: int
-    payload: Any
-    raw: str
-    error: FieldError | None = None
-
-
 def ingest(
     engine: Engine,
     items: Iterable[Incoming],
@@ -103,48 +85,56 @@ def ingest(
     transaction as their events. Results are yielded once their batch is committed,
     so whatever a caller has seen reported as stored is durable.
     """
-    size = batch_size or settings.ingest.batch_size
     region = settings.company.default_phone_region
-    store = partial(store_events, engine, settings=settings if notify else None)
+    checked = (check(item, default_region=region, now=now()) for item in items)
+    return store_checked(
+        engine, checked, settings=settings, now=now, batch_size=batch_size, notify=notify
+    )
+
+
+def store_checked(
+    engine: Engine,
+    checked: Iterable[Checked | ItemResult],
+    *,
+    settings: Settings,
+    now: Callable[[], datetime],
+    batch_size: int | None = None,
+    notify: bool = True,
+) -> Iterator[ItemResult]:
+    """Store checked items a batch at a time (see `ingest`); rejections pass through."""
+    size = batch_size or settings.ingest.batch_size
+    store = partial(
+        store_events,
+        engine,
+        settings=settings if notify else None,
+        contacts_seen=ContactsSeen(),
+    )
     pending: list[ItemResult] = []
-    batch: list[tuple[int, Event]] = []
-    for item in items:
-        result = _validate(item, default_region=region, now=now())
-        if isinstance(result, ItemResult):
-            pending.append(result)
+    batch: list[Checked] = []
+    for item in checked:
+        if isinstance(item, ItemResult):
+            pending.append(item)
             continue
-        batch.append((item.position, result))
+        batch.append(item)
         if len(batch) >= size:
             yield from _flush(store, batch, pending, now())
             batch, pending = [], []
     yield from _flush(store, batch, pending, now())
 
 
-def _validate(item: Incoming, *, default_region: str, now: datetime) -> Event | ItemResult:
-    if item.error is not None:
-        return ItemResult(item.position, Outcome.REJECTED, None, (item.error,))
-    try:
-        return parse_native_event(
-            item.payload, raw=item.raw, default_region=default_region, now=now
-        )
-    except EventRejectedError as exc:
-        event_id = item.payload.get("event_id") if isinstance(item.payload, dict) else None
-        return ItemResult(item.position, Outcome.REJECTED, shown_id(event_id), tuple(exc.errors))
-
-
 def _flush(
     store: Callable[..., list[Outcome]],
-    batch: list[tuple[int, Event]],
+    batch: list[Checked],
     pending: list[ItemResult],
     now: datetime,
 ) -> Iterator[ItemResult]:
     results = list(pending)
     if batch:
-        events = [event for _, event in batch]
-        outcomes = store(events, now=now)
-        for (position, event), outcome in zip(batch, outcomes, strict=True):
+        outcomes = store([item.event for item in batch], now=now)
+        for item, outcome in zip(batch, outcomes, strict=True):
+            event = item.event
             unknown = event.status is Status.UNKNOWN
-            results.append(ItemResult(position, outcome, event.event_id, (), unknown))
+            results.append(ItemResult(item.position, outcome, event.event_id, (), unknown))
     results.sort(key=lambda r: r.position)
     yield from results
 
@@ -156,17 +146,22 @@ def store_events(
     now: datetime,
     settings: Settings | None,
     reopen_after: timedelta | None = None,
+    contacts_seen: ContactsSeen | None = None,
 ) -> list[Outcome]:
     """Store one batch in one transaction; an outcome per event, in order.
 
     With settings, the batch's messages are enqueued in that same transaction.
+    `contacts_seen` carries what earlier batches of the same import stored.
     """
     if reopen_after is None:
         reopen_after = settings.ingest.reopen_after if settings else Ingest().reopen_after
+    seen = contacts_seen if contacts_seen is not None else ContactsSeen()
     with write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(select(func.pg_advisory_xact_lock(INGEST_LOCK_ID)))
-        return _store(connection, events, now, reopen_after, settings)
+        outcomes, contact_keys = _store(connection, events, now, reopen_after, settings, seen)
+    seen.remember(contact_keys)  # committed
+    return outcomes
 
 
 def _store(
@@ -175,10 +170,11 @@ def _store(
     now: datetime,
     reopen_after: timedelta,
     settings: Settings | None,
-) -> list[Outcome]:
-    keys = sorted({(e.carrier, e.tracking_number) for e in events})
-    existing = _latest_shipments(connection, keys)
-    seen = _existing_event_keys(connection, events)
+    contacts_seen: ContactsSeen,
+) -> tuple[list[Outcome], set[tuple[int, ContactKind, str]]]:
+    bulk = Bulk(connection)
+    existing = latest_shipments(bulk, {(e.carrier, e.tracking_number) for e in events})
+    seen = stored_event_keys(bulk, events)
     outcomes: list[Outcome] = []
     fresh: list[Event] = []
     for event in events:
@@ -190,13 +186,12 @@ def _store(
             fresh.append(event)
             outcomes.append(Outcome.STORED)
     if not fresh:
-        return outcomes
+        return outcomes, set()
     placements = plan_batch(existing, fresh, reopen_after)
     owners = [p.state for p in placements]
-    known = _known_contacts(connection, [s.id for s in existing.values() if s.id is not None])
-    _save_shipments(connection, {id(s): s for s in owners}.values(), now)
-    row_ids = _insert_events(connection, fresh, owners, now)
-    _insert_contacts(connection, fresh, owners, now, known)
+    save_shipments(bulk, {id(s): s for s in owners}.values(), now)
+    row_ids = insert_events(bulk, fresh, owners, now)
+    contact_keys = insert_contacts(bulk, fresh, owners, contacts_seen, now)
     if settings is not None:
         stored = [
             StoredEvent(
@@ -210,7 +205,7 @@ def _store(
         ]
         enqueue_notifications(connection, stored, settings=settings, now=now)
         _update_links(connection, stored, settings=settings, now=now)
-    return outcomes
+    return outcomes, contact_keys
 
 
 def _update_links(
@@ -239,153 +234,6 @@ def _update_links(
     revoke_links(connection, ended, now=now)
     if attempts:
         issue_links(connection, attempts, key=secret_key(settings), settings=settings, now=now)
-
-
-def _latest_shipments(
-    connection: Connection, keys: list[tuple[str, str]]
-) -> dict[tuple[str, str], ShipmentState]:
-    """The newest generation of each shipment."""
-    query = select(*_LOADED_COLUMNS).where(
-        pair_of(connection, SHIPMENTS.c.carrier, SHIPMENTS.c.tracking_number, keys)
-    )
-    latest: dict[tuple[str, str], ShipmentState] = {}
-    for row in connection.execute(query):
-        key = (row.carrier, row.tracking_number)
-        if key not in latest or row.generation > latest[key].generation:
-            state = ShipmentState(**row._asdict())
-            state.status = Status(state.status)
-            latest[key] = state
-    return latest
-
-
-def _existing_event_keys(connection: Connection, events: Sequence[Event]) -> set[tuple[str, str]]:
-    wanted = {(e.source, e.event_id) for e in events}
-    query = select(EVENTS.c.source, EVENTS.c.event_id).where(
-        pair_of(connection, EVENTS.c.source, EVENTS.c.event_id, wanted)
-    )
-    return {(source, event_id) for source, event_id in connection.execute(query)}
-
-
-def _save_shipments(connection: Connection, states: Iterable[ShipmentState], now: datetime) -> None:
-    new = [s for s in states if s.id is None]
-    changed = [s for s in states if s.id is not None and s.changed]
-    if new:
-        rows = [{**_row(s), "created_at": now, "updated_at": now} for s in new]
-        for row in rows:
-            del row["id"]
-        # RETURNING without sort_by_parameter_order keeps SQLAlchemy's batched
-        # "insertmanyvalues" path (with it, SQLite gets one INSERT per row); rows are
-        # matched back by their unique key instead.
-        inserted = connection.execute(
-            SHIPMENTS.insert().returning(
-                SHIPMENTS.c.id,
-                SHIPMENTS.c.carrier,
-                SHIPMENTS.c.tracking_number,
-                SHIPMENTS.c.generation,
-            ),
-            rows,
-        )
-        ids = {(r.carrier, r.tracking_number, r.generation): r.id for r in inserted}
-        for state in new:
-            state.id = ids[(state.carrier, state.tracking_number, state.generation)]
-    # Each row gets only the facts that moved: fewer values to convert and write, and
-    # the unique index on (carrier, tracking_number, generation) is left alone.
-    groups: dict[tuple[str, ...], list[ShipmentState]] = {}
-    for state in changed:
-        names = tuple(sorted(state.dirty)) if state.dirty else tuple(_STATE_COLUMNS)
-        groups.setdefault(names, []).append(state)
-    for names, members in groups.items():
-        statement = (
-            update(SHIPMENTS)
-            .where(SHIPMENTS.c.id == bindparam("_id"))
-            .values({name: bindparam(f"v_{name}") for name in (*names, "updated_at")})
-        )
-        params = []
-        for state in members:
-            values = {f"v_{name}": _column_value(state, name) for name in names}
-            params.append({"_id": state.id, "v_updated_at": now, **values})
-        connection.execute(statement, params)
-
-
-def _row(state: ShipmentState) -> dict[str, Any]:
-    row = state.facts()
-    row["status"] = str(state.status)
-    row["reason"] = str(state.reason) if state.reason else None
-    return row
-
-
-def _column_value(state: ShipmentState, name: str) -> Any:
-    value = getattr(state, name)
-    if name in ("status", "reason"):
-        return str(value) if value else None
-    return value
-
-
-def _insert_events(
-    connection: Connection, events: list[Event], owners: list[ShipmentState], now: datetime
-) -> list[int]:
-    rows = [
-        {
-            "source": e.source,
-            "event_id": e.event_id,
-            "shipment_id": owner.id,
-            "status": str(e.status),
-            "reason": str(e.reason) if e.reason else None,
-            "raw_status": e.raw_status,
-            "raw_reason": e.raw_reason,
-            "occurred_at": e.occurred_at,
-            "received_at": now,
-            "payload": e.payload,
-        }
-        for e, owner in zip(events, owners, strict=True)
-    ]
-    inserted = connection.execute(
-        EVENTS.insert().returning(EVENTS.c.id, EVENTS.c.source, EVENTS.c.event_id), rows
-    )
-    ids = {(row.source, row.event_id): row.id for row in inserted}
-    return [ids[(e.source, e.event_id)] for e in events]
-
-
-def _known_contacts(connection: Connection, shipment_ids: list[int]) -> set[tuple[int, str, str]]:
-    """The (shipment_id, kind, value) already stored for these shipments."""
-    if not shipment_ids:
-        return set()
-    query = select(CONTACTS.c.shipment_id, CONTACTS.c.kind, CONTACTS.c.value).where(
-        one_of(connection, CONTACTS.c.shipment_id, shipment_ids)
-    )
-    return {(shipment_id, kind, value) for shipment_id, kind, value in connection.execute(query)}
-
-
-def _insert_contacts(
-    connection: Connection,
-    events: list[Event],
-    owners: list[ShipmentState],
-    now: datetime,
-    known: set[tuple[int, str, str]],
-) -> None:
-    # Most events repeat their shipment's contacts: skipping the known ones spares an
-    # insert-or-ignore per contact per event.
-    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for event, owner in zip(events, owners, strict=True):
-        for contact in event.contacts:
-            key = (owner.id, str(contact.kind), contact.value)
-            if key in known or key in rows:
-                continue
-            rows[key] = {
-                "shipment_id": owner.id,
-                "kind": key[1],
-                "value": contact.value,
-                "valid": contact.valid,
-                "invalid_reason": contact.invalid_reason,
-                "created_at": now,
-            }
-    if not rows:
-        return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(CONTACTS).on_conflict_do_nothing(
-        index_elements=["shipment_id", "kind", "value"]
-    )
-    connection.execute(statement, list(rows.values()))
 
 
 def payload_text(payload: Any) -> str:

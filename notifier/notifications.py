@@ -6,19 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from notifier import outbox
+from notifier.bulk import Bulk
 from notifier.config import Settings
+from notifier.eventstore import stored_contacts
 from notifier.messages import choose_locale
 from notifier.models import OutboxState
 from notifier.quiethours import recipient_timezone
-from notifier.rules import CHANNEL_CONTACT, Recipient, decide
-from notifier.sqlsets import one_of
+from notifier.rules import CHANNEL_CONTACT, Recipient, decide, effective_rule, should_notify
 from notifier.tracking import Transition
-from notifier.vocabulary import ContactKind, ContactPoint, Event
-
-CONTACTS = outbox.OUTBOX.metadata.tables["contact_points"]
+from notifier.vocabulary import ContactKind, Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,22 +32,37 @@ class StoredEvent:
 
 
 def enqueue_notifications(
-    connection: Connection, stored: Sequence[StoredEvent], *, settings: Settings, now: datetime
+    connection: Connection,
+    stored: Sequence[StoredEvent],
+    *,
+    settings: Settings,
+    now: datetime,
 ) -> int:
-    """Write the outbox rows the rules ask for; returns how many."""
-    if not stored:
+    """Write the outbox rows the rules ask for; returns how many.
+
+    Runs after the batch's contacts are stored, in the same transaction.
+    """
+    # Most events call for no message (an update in transit, a late event): only the
+    # others need their recipients' opt-outs looked up.
+    calling = [
+        item
+        for item in stored
+        if effective_rule(settings, item.event.status, item.event.reason) is not None
+        and should_notify(item.event, item.transition, settings=settings, now=now)
+    ]
+    if not calling:
         return 0
-    contacts = _contacts(connection, {s.shipment_id for s in stored})
+    contacts = stored_contacts(Bulk(connection), {item.shipment_id for item in calling})
     pairs = {
         (channel, c.value)
-        for points in contacts.values()
-        for c in points
+        for item in calling
+        for c in contacts.get(item.shipment_id, ())
         for channel, kind in CHANNEL_CONTACT.items()
         if c.kind is kind
     }
     opted = frozenset(outbox.opted_out(connection, pairs))
     rows: list[outbox.NewMessage] = []
-    for item in stored:
+    for item in calling:
         points = tuple(contacts.get(item.shipment_id, ()))
         phone = next(
             (c.value for c in reversed(points) if c.kind is ContactKind.PHONE and c.valid), None
@@ -78,25 +92,3 @@ def enqueue_notifications(
             )
     outbox.enqueue_many(connection, rows, now)
     return len(rows)
-
-
-def _contacts(connection: Connection, shipment_ids: set[int]) -> dict[int, list[ContactPoint]]:
-    # Only the columns a decision reads: converting every row's timestamps cost more
-    # than the query.
-    query = (
-        select(
-            CONTACTS.c.shipment_id,
-            CONTACTS.c.kind,
-            CONTACTS.c.value,
-            CONTACTS.c.valid,
-            CONTACTS.c.invalid_reason,
-        )
-        .where(one_of(connection, CONTACTS.c.shipment_id, shipment_ids))
-        .order_by(CONTACTS.c.id)
-    )
-    found: dict[int, list[ContactPoint]] = {}
-    kinds = {kind.value: kind for kind in ContactKind}
-    for shipment_id, kind, value, valid, invalid_reason in connection.execute(query):
-        point = ContactPoint(kinds[kind], value, valid, invalid_reason)
-        found.setdefault(shipment_id, []).append(point)
-    return found

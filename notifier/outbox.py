@@ -11,10 +11,10 @@ from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from notifier.bulk import Bulk
 from notifier.db import write_transaction
 from notifier.errors import DuplicateMessageError
 from notifier.models import OptOut, OutboxMessage, OutboxState
-from notifier.sqlsets import pair_of
 
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 OPT_OUTS: Table = OptOut.__table__  # type: ignore[attr-defined]
@@ -70,10 +70,53 @@ def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
     }
 
 
+_ENQUEUED_COLUMNS = (
+    "shipment_id",
+    "status_event_id",
+    "channel",
+    "purpose",
+    "template",
+    "locale",
+    "recipient",
+    "due_at",
+    "state",
+    "attempts",
+    "last_error",
+    "created_at",
+    "updated_at",
+    "finished_at",
+)
+
+
 def enqueue_many(connection: Connection, messages: Sequence[NewMessage], now: datetime) -> None:
-    """Rows for freshly stored events: their keys cannot exist yet, so a clash is a bug."""
-    if messages:
-        connection.execute(OUTBOX.insert(), [_row(m, now) for m in messages])
+    """Rows for freshly stored events: their keys cannot exist yet, so a clash is a bug.
+
+    Ingest calls this for every batch, so it goes straight to the driver (bulk.py).
+    """
+    if not messages:
+        return
+    bulk = Bulk(connection)
+    stamp = bulk.when(now)
+    rows = [
+        (
+            m.shipment_id,
+            m.status_event_id,
+            m.channel,
+            m.purpose,
+            m.template,
+            m.locale,
+            m.recipient,
+            bulk.when(m.due_at),
+            str(m.state),
+            0,
+            m.last_error,
+            stamp,
+            stamp,
+            None if m.state is OutboxState.PENDING else stamp,
+        )
+        for m in messages
+    ]
+    bulk.execute_many(bulk.insert_sql(OUTBOX, _ENQUEUED_COLUMNS), rows)
 
 
 def enqueue(connection: Connection, message: NewMessage, now: datetime) -> int:
@@ -221,10 +264,13 @@ def record_opt_out(
 
 def opted_out(connection: Connection, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """Which of these (channel, address) pairs asked not to be messaged."""
-    wanted = set(pairs)
-    if not wanted:
-        return set()
-    query = select(OPT_OUTS.c.channel, OPT_OUTS.c.address).where(
-        pair_of(connection, OPT_OUTS.c.channel, OPT_OUTS.c.address, wanted)
-    )
-    return {(row.channel, row.address) for row in connection.execute(query)}
+    addresses: dict[str, list[str]] = {}
+    for channel, address in pairs:
+        addresses.setdefault(channel, []).append(address)
+    bulk = Bulk(connection)
+    sql = bulk.select_in(OPT_OUTS, ["address"], equal=["channel"], within="address")
+    return {
+        (channel, address)
+        for channel, group in addresses.items()
+        for (address,) in bulk.fetch(sql, channel, bulk.values(group))
+    }
