@@ -80,16 +80,27 @@ class Bulk:
         same for every batch; both databases still answer it from the column's index.
         """
         conditions = [f"{name} = ?" for name in equal]
-        if self.postgres:
-            conditions.append(f"{within} = ANY(?)")
-        else:
-            conditions.append(f"{within} IN (SELECT value FROM json_each(?))")  # noqa: S608
+        conditions.append(self._one_of(within))
         where = " AND ".join(conditions)
         sql = f"SELECT {', '.join(columns)} FROM {table.name} WHERE {where}"  # noqa: S608
         return f"{sql} ORDER BY {order_by}" if order_by else sql
 
+    def update_in(
+        self, table: Table, columns: Sequence[str], *, within: str, where: Sequence[str] = ()
+    ) -> str:
+        """UPDATE these columns of the rows whose `within` is one of a set (the last
+        parameter), and that meet each of `where`, conditions written without values."""
+        conditions = [*where, self._one_of(within)]
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        return f"UPDATE {table.name} SET {assignments} WHERE {' AND '.join(conditions)}"  # noqa: S608
+
+    def _one_of(self, column: str) -> str:
+        if self.postgres:
+            return f"{column} = ANY(?)"
+        return f"{column} IN (SELECT value FROM json_each(?))"  # noqa: S608
+
     def values(self, values: Iterable[Any]) -> Any:
-        """The parameter for the set of `select_in`."""
+        """The parameter for the set of `select_in` and `update_in`."""
         wanted = list(dict.fromkeys(values))
         return wanted if self.postgres else json.dumps(wanted)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import pickle
 import signal
 import struct
@@ -167,7 +168,9 @@ def main(arguments: list[str]) -> int:
             sys.stdout.buffer,
         )
     except BrokenPipeError:
-        return 0  # the parent has gone: nothing is waiting for the rest
+        # The parent has gone: nothing waits for the rest. Point stdout at /dev/null so
+        # the flush at exit does not fail again (the Python docs' SIGPIPE recipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, select
 from sqlalchemy.engine import make_url
 
+from notifier.bulk import Bulk
 from notifier.config import Settings
 from notifier.errors import SecretKeyMissingError
 from notifier.models import RebookingLink
@@ -35,6 +36,17 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
 TOKEN_BYTES = 16  # 128 bits: 22 URL-safe characters
 _MAX_CODE_ROUNDS = 32
+_ISSUED_COLUMNS = (
+    "shipment_id",
+    "status_event_id",
+    "salt",
+    "code_round",
+    "token_hash",
+    "code_hash",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,36 +179,34 @@ def issue_links(
     revoke_links(connection, [a.shipment_id for a in attempts], now=now)
     salts = [secrets.token_bytes(16).hex() for _ in attempts]
     rounds = _free_code_rounds(connection, key, salts)
-    rows = []
-    for attempt, salt, round_ in zip(attempts, salts, rounds, strict=True):
-        rows.append(
-            {
-                "shipment_id": attempt.shipment_id,
-                "status_event_id": attempt.status_event_id,
-                "salt": salt,
-                "code_round": round_,
-                "token_hash": hash_token(derive_token(key, salt)),
-                "code_hash": hash_code(key, derive_code(key, salt, round_)),
-                "created_at": now,
-                "expires_at": expiry(attempt, settings),
-                "revoked_at": None,
-            }
+    bulk = Bulk(connection)  # ingest issues links inside every batch
+    stamp = bulk.when(now)
+    rows = [
+        (
+            attempt.shipment_id,
+            attempt.status_event_id,
+            salt,
+            round_,
+            hash_token(derive_token(key, salt)),
+            hash_code(key, derive_code(key, salt, round_)),
+            stamp,
+            bulk.when(expiry(attempt, settings)),
+            None,
         )
-    connection.execute(insert(LINKS), rows)
+        for attempt, salt, round_ in zip(attempts, salts, rounds, strict=True)
+    ]
+    bulk.execute_many(bulk.insert_sql(LINKS, _ISSUED_COLUMNS), rows)
 
 
 def _free_code_rounds(connection: Connection, key: bytes, salts: list[str]) -> list[int]:
     """For each salt, the first round whose short code no stored link (or sibling) uses."""
     rounds = [0] * len(salts)
+    bulk = Bulk(connection)
+    query = bulk.select_in(LINKS, ["code_hash"], within="code_hash")
     for _ in range(_MAX_CODE_ROUNDS):
         codes = [derive_code(key, s, r) for s, r in zip(salts, rounds, strict=True)]
         hashes = [hash_code(key, code) for code in codes]
-        taken = {
-            row.code_hash
-            for row in connection.execute(
-                select(LINKS.c.code_hash).where(one_of(connection, LINKS.c.code_hash, hashes))
-            )
-        }
+        taken = {code_hash for (code_hash,) in bulk.fetch(query, bulk.values(hashes))}
         seen: set[str] = set()
         clashes = False
         for i, code_hash in enumerate(hashes):
@@ -214,11 +224,9 @@ def revoke_links(connection: Connection, shipment_ids: Iterable[int], *, now: da
     ids = list(set(shipment_ids))
     if not ids:
         return
-    connection.execute(
-        update(LINKS)
-        .where(one_of(connection, LINKS.c.shipment_id, ids), LINKS.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    bulk = Bulk(connection)
+    sql = bulk.update_in(LINKS, ["revoked_at"], within="shipment_id", where=["revoked_at IS NULL"])
+    bulk.execute_many(sql, [(bulk.when(now), bulk.values(ids))])
 
 
 def _live(now: datetime) -> Any:
