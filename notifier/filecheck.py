@@ -17,7 +17,7 @@ import signal
 import struct
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -56,7 +56,7 @@ def checked_in_child(
     default_region: str,
     now: Callable[[], datetime],
     progress: Callable[[int], None],
-) -> Iterator[Checked | ItemResult]:
+) -> Generator[Checked | ItemResult, None, None]:
     """The file's lines checked by a child process, in order; `progress` gets bytes read.
 
     Raises InputFormatError when the file is refused as a whole (a bad CSV header).

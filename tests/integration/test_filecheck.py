@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def checked_here(path: Path, fmt: FileFormat) -> list[Checked | ItemResult]:
 
 def checked_there(
     path: Path, fmt: FileFormat, progress: list[int] | None = None
-) -> Iterator[Checked | ItemResult]:
+) -> Generator[Checked | ItemResult, None, None]:
     seen = progress if progress is not None else []
     return checked_in_child(path, fmt, default_region="IT", now=lambda: NOW, progress=seen.append)
 
