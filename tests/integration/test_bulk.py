@@ -86,7 +86,9 @@ def test_ids_come_back_in_the_order_of_the_rows(migrated: Engine) -> None:
         numbers = [f"N{n:03d}" for n in range(250, 0, -1)]  # not in key order
         rows = [("a", t, 1, "CREATED", moment, moment, None, moment, moment) for t in numbers]
         ids = bulk.insert_returning_ids(SHIPMENTS, COLUMNS, rows)
-        stored: dict[str, int] = dict(connection.exec_driver_sql("SELECT tracking_number, id FROM shipments").all())
+        stored: dict[str, int] = dict(
+            connection.exec_driver_sql("SELECT tracking_number, id FROM shipments").all()
+        )
     assert ids == [stored[t] for t in numbers]
     assert len(set(ids)) == len(ids)
     assert min(ids) > first[0]
