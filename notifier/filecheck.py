@@ -10,7 +10,6 @@ flat. If this process dies, the pipe closes and the child ends with it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import pickle
 import signal
@@ -108,7 +107,9 @@ def _widen(pipe: IO[bytes]) -> None:
     went off to store a batch, and half the checking ran while this one waited.
     """
     # Not on Linux, or above /proc/sys/fs/pipe-max-size: the default pipe still works.
-    with contextlib.suppress(AttributeError, OSError):
+    with contextlib.suppress(ImportError, AttributeError, OSError):
+        import fcntl
+
         fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 

@@ -195,3 +195,25 @@ def test_concurrent_writers_store_each_event_once(engine: Engine) -> None:
             )
         ).scalar_one()
     assert duplicated_shipments == 0
+
+
+def test_contacts_stored_by_an_earlier_import_are_not_stored_again(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    phone = {"phone": "+39 333 123 4567"}
+    run(engine, [make_event(event_id="1", status="CREATED", recipient=phone)])
+    later = [
+        make_event(event_id="2", status="IN_TRANSIT", recipient=phone),
+        make_event(
+            event_id="3",
+            status="OUT_FOR_DELIVERY",
+            recipient={**phone, "email": "mario@example.it"},
+        ),
+        make_event(event_id="4", status="OUT_FOR_DELIVERY", recipient=phone),
+    ]
+    assert run(engine, later, batch_size=1) == [Outcome.STORED] * 3
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(ContactPoint.kind, ContactPoint.value).order_by(ContactPoint.id)  # type: ignore[call-overload]
+        ).all()
+    assert [tuple(r) for r in rows] == [("PHONE", "+393331234567"), ("EMAIL", "mario@example.it")]
