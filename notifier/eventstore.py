@@ -27,7 +27,13 @@ CONTACTS: Table = ContactRow.__table__  # type: ignore[attr-defined]
 _STATE_FIELDS = tuple(f.name for f in fields(ShipmentState) if f.name not in ("changed", "dirty"))
 _DATETIME_FIELDS = frozenset({"status_occurred_at", "first_event_at"})
 _DATE_FIELDS = frozenset({"next_attempt_date", "held_until", "estimated_delivery"})
-_NEW_SHIPMENT_COLUMNS = (*(f for f in _STATE_FIELDS if f != "id"), "created_at", "updated_at")
+_NEW_FIELDS = tuple(f for f in _STATE_FIELDS if f != "id")
+_NEW_SHIPMENT_COLUMNS = (*_NEW_FIELDS, "created_at", "updated_at")
+# Where a fetched row's values need converting: by name, so a new field cannot shift them.
+_AT = {name: i for i, name in enumerate(_STATE_FIELDS)}
+_WHEN_AT = tuple(_AT[name] for name in sorted(_DATETIME_FIELDS))
+_DAY_AT = tuple(_AT[name] for name in sorted(_DATE_FIELDS))
+_STATUS_AT = _AT["status"]
 _EVENT_COLUMNS = (
     "source",
     "event_id",
@@ -59,27 +65,16 @@ def latest_shipments(
     when, day = bulk.read_when, bulk.read_day
     for carrier, group in numbers.items():
         for row in bulk.fetch(sql, carrier, bulk.values(group)):
-            key = (row[0], row[1])
-            if key in latest and latest[key].generation > row[2]:
+            key = (row.carrier, row.tracking_number)
+            if key in latest and latest[key].generation > row.generation:
                 continue
-            latest[key] = ShipmentState(
-                row[0],
-                row[1],
-                row[2],
-                _STATUSES[row[3]],
-                row[4],
-                when(row[5]),  # type: ignore[arg-type]
-                when(row[6]),  # type: ignore[arg-type]
-                row[7],
-                row[8],
-                row[9],
-                day(row[10]),
-                row[11],
-                day(row[12]),
-                row[13],
-                day(row[14]),
-                *row[15:],
-            )
+            values = list(row)
+            for i in _WHEN_AT:
+                values[i] = when(values[i])
+            for i in _DAY_AT:
+                values[i] = day(values[i])
+            values[_STATUS_AT] = _STATUSES[values[_STATUS_AT]]
+            latest[key] = ShipmentState(*values)
     return latest
 
 
@@ -116,8 +111,7 @@ def save_shipments(bulk: Bulk, states: Iterable[ShipmentState], now: datetime) -
     changed = [s for s in states if s.id is not None and s.changed]
     stamp = bulk.when(now)
     if new:
-        rows = [(*_values(bulk, s, _STATE_FIELDS[:7]), *_values(bulk, s, _STATE_FIELDS[8:]),
-                 stamp, stamp) for s in new]  # fmt: skip
+        rows = [(*_values(bulk, s, _NEW_FIELDS), stamp, stamp) for s in new]
         ids = bulk.insert_returning_ids(SHIPMENTS, _NEW_SHIPMENT_COLUMNS, rows)
         for state, new_id in zip(new, ids, strict=True):
             state.id = new_id
