@@ -154,6 +154,10 @@ def check_file(
         _send(out, (_END,))
     except InputFormatError as exc:
         _send(out, (_REFUSED, str(exc)))
+    except BrokenPipeError:
+        raise  # the parent has gone (see main), not a file we cannot read
+    except OSError as exc:  # gone or unreadable since the parent opened it
+        _send(out, (_REFUSED, f"cannot read: {exc}"))
 
 
 def main(arguments: list[str]) -> int:

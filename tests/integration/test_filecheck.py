@@ -132,3 +132,8 @@ def test_large_files_go_to_a_child_and_small_ones_do_not(tmp_path: Path) -> None
     assert not worth_a_process(small)
     assert worth_a_process(large)
     assert not worth_a_process(tmp_path / "missing.jsonl")
+
+
+def test_a_file_the_child_cannot_read_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(InputFormatError, match="cannot read"):
+        list(checked_there(tmp_path / "gone.jsonl", FileFormat.JSONL))

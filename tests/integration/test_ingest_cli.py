@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import select as io_select
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from notifier import paths, schema
 from notifier.cli import app
 from notifier.db import make_engine
+from notifier.filecheck import MIN_PARALLEL_BYTES
 from notifier.models import Shipment, StatusEvent
 from tests.integration.events import as_csv, as_jsonl, final_statuses, histories
 
@@ -169,8 +171,11 @@ def test_killing_the_command_mid_file_loses_nothing(tmp_path: Path) -> None:
         assert process.poll() is None, "finished before it could be interrupted"
         assert time.monotonic() < deadline, "no progress within 60 s"
         time.sleep(0.01)
+    checkers = checkers_of(path)
+    assert checkers, "a file this size is checked by a child process"
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
+    assert all(ended_within(pid, seconds=10) for pid in checkers), "the checking child lives on"
     interrupted_at = stored(engine)
     assert 500 <= interrupted_at < len(events)
 
@@ -181,6 +186,67 @@ def test_killing_the_command_mid_file_loses_nothing(tmp_path: Path) -> None:
     assert stored(engine) == len(events)
     assert statuses(engine) == final_statuses(events)
     engine.dispose()
+
+
+def test_ctrl_c_stops_the_command_and_its_checking_child_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    events = histories(6000, seed=13)
+    path = tmp_path / "events.jsonl"
+    path.write_text(as_jsonl(events), encoding="utf-8")
+    assert path.stat().st_size >= MIN_PARALLEL_BYTES  # checked by a child process
+    url = f"sqlite:///{tmp_path / 'notifier.db'}"
+    engine = make_engine(url)
+    schema.upgrade(engine)
+    command = [sys.executable, "-m", "notifier", "ingest", str(path)]
+    env = {**os.environ, "NOTIFIER_DATABASE_URL": url}
+
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while stored(engine) < 500:
+        assert process.poll() is None, "finished before it could be interrupted"
+        assert time.monotonic() < deadline, "no progress within 60 s"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+
+    assert process.returncode == 130
+    assert "interrupted" in errors
+    assert not checkers_of(path), "the checking child outlived the command"
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert stored(engine) == len(events)
+    assert statuses(engine) == final_statuses(events)
+    engine.dispose()
+
+
+def ended_within(pid: int, *, seconds: float) -> bool:
+    """Whether a process (not our child, so not waitable) exits within `seconds`."""
+    try:
+        handle = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = io_select.select([handle], [], [], seconds)  # readable once it exits
+        return bool(ready)
+    finally:
+        os.close(handle)
+
+
+def checkers_of(path: Path) -> list[int]:
+    """Live `notifier.filecheck` processes reading this file, whoever their parent now is."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().split(") ", 1)[1][0]
+        except (OSError, IndexError):
+            continue
+        if b"notifier.filecheck" in command and str(path).encode() in command and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 def test_summary_counts_unknown_statuses(
