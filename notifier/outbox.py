@@ -51,8 +51,7 @@ class Claimed:
 
 
 def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
-    # Spelled out rather than dataclasses.asdict, which deep-copies every field: this
-    # runs once per message inside the ingest transaction.
+    # Spelled out rather than dataclasses.asdict, which deep-copies every field.
     return {
         "shipment_id": message.shipment_id,
         "status_event_id": message.status_event_id,
