@@ -46,8 +46,8 @@ __all__ = [
 
 # Ingest writers take turns, one batch transaction at a time: SQLite by BEGIN IMMEDIATE,
 # PostgreSQL by this transaction-scoped advisory lock. Without it two writers can both
-# create the same new shipment or fold events into a stale state. One writer stores tens
-# of thousands of events a second, far above any courier's event rate, so the
+# create the same new shipment or fold events into a stale state. One writer stores about
+# ten thousand events a second, far above any courier's event rate, so the
 # serialisation costs nothing that matters and keeps the logic simple and exact.
 INGEST_LOCK_ID = 0x6E6F746966696572  # "notifier"
 
