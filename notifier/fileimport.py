@@ -21,7 +21,6 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
-from notifier.checkpointer import WalCheckpointer
 from notifier.config import Settings
 from notifier.errors import InputFormatError
 from notifier.eventfiles import FileFormat, detect_format, read_records
@@ -79,7 +78,7 @@ class FileImport:
             writer = csv.writer(report) if report else None
             if writer:
                 writer.writerow(["file", "line", "event_id", "field", "reason"])
-            with _fewer_collections(), WalCheckpointer(self.engine):
+            with _fewer_collections():
                 for path in files:
                     self._ingest_file(path, file_format, writer)
                     if report:
