@@ -7,7 +7,6 @@ a few statements whatever its size (see bulk.py for why not Core).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -16,21 +15,20 @@ from sqlalchemy import Table
 from notifier.bulk import Bulk
 from notifier.models import ContactPoint as ContactRow
 from notifier.models import Shipment, StatusEvent
-from notifier.tracking import ShipmentState
-from notifier.vocabulary import ContactKind, ContactPoint, Event, Status
+from notifier.tracking import STATE_FIELDS, ShipmentState
+from notifier.vocabulary import KIND_BY_VALUE, STATUS_BY_VALUE, ContactKind, ContactPoint, Event
 
 SHIPMENTS: Table = Shipment.__table__  # type: ignore[attr-defined]
 EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
 CONTACTS: Table = ContactRow.__table__  # type: ignore[attr-defined]
 
 # A shipment's columns in ShipmentState's field order, so a row becomes a state by position.
-_STATE_FIELDS = tuple(f.name for f in fields(ShipmentState) if f.name not in ("changed", "dirty"))
 _DATETIME_FIELDS = frozenset({"status_occurred_at", "first_event_at"})
 _DATE_FIELDS = frozenset({"next_attempt_date", "held_until", "estimated_delivery"})
-_NEW_FIELDS = tuple(f for f in _STATE_FIELDS if f != "id")
+_NEW_FIELDS = tuple(f for f in STATE_FIELDS if f != "id")
 _NEW_SHIPMENT_COLUMNS = (*_NEW_FIELDS, "created_at", "updated_at")
 # Where a fetched row's values need converting: by name, so a new field cannot shift them.
-_AT = {name: i for i, name in enumerate(_STATE_FIELDS)}
+_AT = {name: i for i, name in enumerate(STATE_FIELDS)}
 _WHEN_AT = tuple(_AT[name] for name in sorted(_DATETIME_FIELDS))
 _DAY_AT = tuple(_AT[name] for name in sorted(_DATE_FIELDS))
 _STATUS_AT = _AT["status"]
@@ -47,8 +45,6 @@ _EVENT_COLUMNS = (
     "payload",
 )
 _CONTACT_COLUMNS = ("shipment_id", "kind", "value", "valid", "invalid_reason", "created_at")
-_STATUSES = {status.value: status for status in Status}
-_KINDS = {kind.value: kind for kind in ContactKind}
 
 Contacts = dict[int, list[ContactPoint]]  # shipment id -> its contacts, oldest first
 
@@ -60,7 +56,7 @@ def latest_shipments(
     numbers: dict[str, list[str]] = {}
     for carrier, number in keys:
         numbers.setdefault(carrier, []).append(number)
-    sql = bulk.select_in(SHIPMENTS, _STATE_FIELDS, equal=["carrier"], within="tracking_number")
+    sql = bulk.select_in(SHIPMENTS, STATE_FIELDS, equal=["carrier"], within="tracking_number")
     latest: dict[tuple[str, str], ShipmentState] = {}
     when, day = bulk.read_when, bulk.read_day
     for carrier, group in numbers.items():
@@ -73,7 +69,7 @@ def latest_shipments(
                 values[i] = when(values[i])
             for i in _DAY_AT:
                 values[i] = day(values[i])
-            values[_STATUS_AT] = _STATUSES[values[_STATUS_AT]]
+            values[_STATUS_AT] = STATUS_BY_VALUE[values[_STATUS_AT]]
             latest[key] = ShipmentState(*values)
     return latest
 
@@ -100,7 +96,7 @@ def stored_contacts(bulk: Bulk, shipment_ids: Iterable[int]) -> Contacts:
     sql = bulk.select_in(CONTACTS, columns, within="shipment_id", order_by="id")
     found: Contacts = {}
     for shipment_id, kind, value, valid, reason in bulk.fetch(sql, bulk.values(ids)):
-        point = ContactPoint(_KINDS[kind], value, bool(valid), reason)
+        point = ContactPoint(KIND_BY_VALUE[kind], value, bool(valid), reason)
         found.setdefault(shipment_id, []).append(point)
     return found
 
@@ -119,10 +115,9 @@ def save_shipments(bulk: Bulk, states: Iterable[ShipmentState], now: datetime) -
     # the unique index on (carrier, tracking_number, generation) is left alone.
     groups: dict[tuple[str, ...], list[ShipmentState]] = {}
     for state in changed:
-        names = tuple(sorted(state.dirty)) if state.dirty else _STATE_FIELDS
+        names = tuple(sorted(state.dirty)) if state.dirty else _NEW_FIELDS
         groups.setdefault(names, []).append(state)
     for names, members in groups.items():
-        names = tuple(n for n in names if n != "id")
         sql = bulk.update_sql(SHIPMENTS, (*names, "updated_at"))
         bulk.execute_many(sql, [(*_values(bulk, s, names), stamp, s.id) for s in members])
 

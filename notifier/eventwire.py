@@ -12,15 +12,18 @@ from functools import lru_cache
 from typing import Any
 
 from notifier.contacts import CONTACT_CACHE_SIZE
-from notifier.vocabulary import ContactKind, ContactPoint, Event, Reason, Status
+from notifier.vocabulary import (
+    KIND_BY_VALUE,
+    REASON_BY_VALUE,
+    STATUS_BY_VALUE,
+    ContactPoint,
+    Event,
+)
 
 _FIELDS = tuple(f.name for f in fields(Event))
 _STATUS = _FIELDS.index("status")
 _REASON = _FIELDS.index("reason")
 _CONTACTS = _FIELDS.index("contacts")
-_STATUSES = {s.value: s for s in Status}
-_REASONS = {r.value: r for r in Reason}
-_KINDS = {k.value: k for k in ContactKind}
 
 Wire = tuple[Any, ...]
 
@@ -38,9 +41,9 @@ def to_wire(event: Event) -> Wire:
 
 def from_wire(wire: Wire) -> Event:
     values = list(wire)
-    values[_STATUS] = _STATUSES[wire[_STATUS]]
+    values[_STATUS] = STATUS_BY_VALUE[wire[_STATUS]]
     reason = wire[_REASON]
-    values[_REASON] = _REASONS[reason] if reason is not None else None
+    values[_REASON] = REASON_BY_VALUE[reason] if reason is not None else None
     values[_CONTACTS] = tuple(_contact(*contact) for contact in wire[_CONTACTS])
     return Event(*values)
 
@@ -48,4 +51,4 @@ def from_wire(wire: Wire) -> Event:
 # A shipment's contacts come with each of its events: one object serves them all.
 @lru_cache(maxsize=CONTACT_CACHE_SIZE)
 def _contact(kind: str, value: str, valid: bool, why: str | None) -> ContactPoint:
-    return ContactPoint(_KINDS[kind], value, valid, why)
+    return ContactPoint(KIND_BY_VALUE[kind], value, valid, why)

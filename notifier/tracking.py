@@ -55,13 +55,6 @@ class ShipmentState:
     def key(self) -> tuple[str, str]:
         return (self.carrier, self.tracking_number)
 
-    def facts(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in _STATE_FIELDS}
-
-    def snapshot(self) -> tuple[Any, ...]:
-        """The state as a tuple: cheap to take and compare on every event of a batch."""
-        return tuple(getattr(self, name) for name in _STATE_FIELDS)
-
 
 @dataclass(frozen=True, slots=True)
 class Transition:
@@ -80,7 +73,8 @@ class Placement:
     transition: Transition
 
 
-_STATE_FIELDS = tuple(f.name for f in fields(ShipmentState) if f.name not in ("changed", "dirty"))
+# The stored facts, in field order (what a shipments row holds, bar its timestamps).
+STATE_FIELDS = tuple(f.name for f in fields(ShipmentState) if f.name not in ("changed", "dirty"))
 
 
 def open_shipment(event: Event, generation: int) -> ShipmentState:

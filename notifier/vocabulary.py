@@ -39,6 +39,11 @@ class Reason(StrEnum):
     OTHER = "OTHER"
 
 
+# Members by their stored text: a dict lookup, several times cheaper than Status(text),
+# for code that turns thousands of stored or transferred values back into members.
+STATUS_BY_VALUE = {status.value: status for status in Status}
+REASON_BY_VALUE = {reason.value: reason for reason in Reason}
+
 # Nothing about an earlier state is sent after one of these (design section 4).
 TERMINAL_STATUSES = frozenset({Status.DELIVERED, Status.RETURNING, Status.CANCELLED})
 
@@ -46,6 +51,9 @@ TERMINAL_STATUSES = frozenset({Status.DELIVERED, Status.RETURNING, Status.CANCEL
 class ContactKind(StrEnum):
     PHONE = "PHONE"
     EMAIL = "EMAIL"
+
+
+KIND_BY_VALUE = {kind.value: kind for kind in ContactKind}
 
 
 @dataclass(frozen=True, slots=True)

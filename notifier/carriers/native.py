@@ -9,7 +9,14 @@ from typing import Any
 
 from notifier.contacts import parse_email, parse_phone
 from notifier.errors import EventRejectedError, FieldError
-from notifier.vocabulary import ContactPoint, Event, Reason, Status
+from notifier.vocabulary import (
+    REASON_BY_VALUE,
+    STATUS_BY_VALUE,
+    ContactPoint,
+    Event,
+    Reason,
+    Status,
+)
 
 REQUIRED = ("event_id", "tracking_number", "status", "occurred_at")
 DEFAULT_SOURCE = "default"
@@ -19,8 +26,6 @@ MAX_CLOCK_SKEW = timedelta(hours=24)
 _TRACKING = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,63}$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
-_STATUSES = {s.value: s for s in Status}
-_REASONS = {r.value: r for r in Reason}
 
 
 class _Fields:
@@ -188,14 +193,14 @@ def _status(fields: _Fields) -> tuple[Status | None, str | None]:
     if raw is None:
         return None, None
     # An unmapped status is stored and counted, never refused (design section 4).
-    return _STATUSES.get(raw.upper(), Status.UNKNOWN), raw
+    return STATUS_BY_VALUE.get(raw.upper(), Status.UNKNOWN), raw
 
 
 def _reason(fields: _Fields) -> tuple[Reason | None, str | None]:
     raw = fields.text("reason", max_length=128)
     if raw is None:
         return None, None
-    return _REASONS.get(raw.upper(), Reason.OTHER), raw
+    return REASON_BY_VALUE.get(raw.upper(), Reason.OTHER), raw
 
 
 def _occurred_at(fields: _Fields, now: datetime) -> datetime | None:
