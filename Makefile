@@ -41,6 +41,7 @@ lint: install-dev
 	$(BIN)/ruff check notifier tests benchmarks
 	$(BIN)/ruff format --check notifier tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

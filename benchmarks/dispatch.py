@@ -14,10 +14,11 @@ from sqlalchemy import Engine
 
 from notifier import outbox, paths, schema
 from notifier.channels.base import OutgoingMessage, SendResult
+from notifier.checking import Incoming
 from notifier.config import Settings, load_settings
 from notifier.db import make_engine, write_transaction
 from notifier.dispatch import Dispatcher
-from notifier.ingest import Incoming, ingest
+from notifier.ingest import ingest
 from notifier.render import build_environment
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # 11:00 in Rome: outside quiet hours

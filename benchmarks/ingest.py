@@ -25,7 +25,7 @@ from notifier import paths, schema
 from notifier.config import Settings, load_settings
 from notifier.db import make_engine, read_transaction, write_transaction
 from notifier.fileimport import FileImport
-from notifier.ingest import EVENTS, SHIPMENTS
+from notifier.tables import EVENTS, SHIPMENTS
 
 TARGET_RATIO = 0.30
 TARGET_PEAK_MB = 300

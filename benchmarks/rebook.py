@@ -16,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from notifier import links, paths, schema
+from notifier.checking import Incoming
 from notifier.config import load_settings
 from notifier.db import make_engine, read_transaction
-from notifier.ingest import SHIPMENTS, Incoming, ingest
+from notifier.ingest import ingest
+from notifier.tables import SHIPMENTS
 
 TARGET_RATIO = 0.5
 CLIENTS = 8
@@ -54,7 +56,7 @@ def _token(url: str) -> str:
     )
     with read_transaction(engine) as connection:
         ids = [row.id for row in connection.execute(SHIPMENTS.select())]
-        key = links.secret_key(settings)
+        key = settings.link_key
         (link,) = links.live_links(connection, ids, key=key, settings=settings, now=now).values()
     engine.dispose()
     return link.token

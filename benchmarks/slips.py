@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from notifier import paths
 from notifier.config import Settings, load_settings
-from notifier.messages import MessageFacts
+from notifier.messages import ParcelFacts
 from notifier.slips import Slip, render_slips_pdf
 from notifier.vocabulary import Reason, Status
 
@@ -32,7 +32,7 @@ def make_slips(count: int, settings: Settings, *, seed: int) -> list[Slip]:
     slips = []
     for n in range(count):
         waits = n % 4 == 3
-        facts = MessageFacts(
+        facts = ParcelFacts(
             tracking_number=f"RP{n:09d}IT",
             carrier="rapido",
             status=Status.DELIVERY_ATTEMPTED,

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, or_, select
 
 from notifier.config import Settings
-from notifier.ingest import SHIPMENTS
-from notifier.rebooking import REBOOKINGS
+from notifier.tables import REBOOKINGS, SHIPMENTS
+from notifier.vocabulary import RebookOption
 
 # Choices that change what happens at the shipment's next attempt, not a day of their own.
-_AT_NEXT_ATTEMPT = ("pickup", "neighbour", "safe_place")
+_AT_NEXT_ATTEMPT = (RebookOption.PICKUP, RebookOption.NEIGHBOUR, RebookOption.SAFE_PLACE)
 # A spreadsheet runs a cell that starts like a formula (OWASP "CSV injection"); what the
 # recipient typed must stay text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -57,7 +57,10 @@ def depot_bookings(
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
     made_that_day = and_(REBOOKINGS.c.created_at >= start, REBOOKINGS.c.created_at < end)
     concerns_day = or_(
-        and_(REBOOKINGS.c.kind.in_(("slot", "callback")), REBOOKINGS.c.day == day),
+        and_(
+            REBOOKINGS.c.kind.in_((RebookOption.SLOT, RebookOption.CALLBACK)),
+            REBOOKINGS.c.day == day,
+        ),
         and_(
             REBOOKINGS.c.kind.in_(_AT_NEXT_ATTEMPT),
             or_(
@@ -65,7 +68,7 @@ def depot_bookings(
                 and_(SHIPMENTS.c.next_attempt_date.is_(None), made_that_day),
             ),
         ),
-        and_(REBOOKINGS.c.kind == "dispute", made_that_day),
+        and_(REBOOKINGS.c.kind == RebookOption.DISPUTE, made_that_day),
     )
     query = (
         select(

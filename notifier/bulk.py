@@ -7,6 +7,13 @@ SQLite takes to store the rows. Here a statement is one piece of SQL text, value
 converted once by the functions below, into exactly what SQLAlchemy's types write and
 read back (so Core and ORM code elsewhere sees the same rows), and a batch is one
 executemany. Only the hot paths of ingest use this; everything else stays on Core.
+
+The set of `IN (set)` is always one parameter, here and in Core (`one_of`): a plain
+`IN (...)` with an expanding parameter makes SQLAlchemy render and name one placeholder
+per value on every execution, which for large sets cost more than the queries
+themselves. One JSON text (SQLite) or one array (PostgreSQL) keeps the statement the
+same whatever the set, so it is compiled once and cached, and both databases still
+answer it from the column's index.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, String, Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 
 class Bulk:
@@ -188,3 +196,16 @@ def _check_complete(table: Table, columns: tuple[str, ...]) -> None:
     ]
     if missing:
         raise ValueError(f"an insert into {table.name} must set {', '.join(missing)}")
+
+
+def one_of(
+    connection: Connection, column: ColumnElement[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """`column IN values` for Core statements, ints or strings, the set bound as one value."""
+    wanted = list(dict.fromkeys(values))
+    if connection.dialect.name == "postgresql":
+        array = bindparam(None, wanted, type_=ARRAY(column.type))
+        rows = func.unnest(array).table_valued("value").render_derived()
+        return column.in_(select(rows.c.value))
+    each = func.json_each(bindparam(None, json.dumps(wanted), type_=String)).table_valued("value")
+    return column.in_(select(each.c.value))

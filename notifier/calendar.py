@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from notifier.choices import Booked
 from notifier.config import Settings
 from notifier.errors import NotifierError
-from notifier.messages import choose_locale, group_tracking
-from notifier.rebooking import Booked
+from notifier.locales import language_for
+from notifier.messages import group_tracking
+from notifier.urls import company_website
 
 PRODID = "-//notifier//rebooking//EN"
 _LINE_OCTETS = 75  # RFC 5545 section 3.1, CRLF excluded
@@ -44,7 +46,7 @@ def build_ics(
     choice = booking.choice
     if choice.kind not in ("slot", "callback") or choice.day is None or choice.window is None:
         raise NotInCalendarError()
-    language = choose_locale(locale, settings)
+    language = language_for(locale, settings.company.default_locale)
     tz = ZoneInfo(settings.company.timezone)
     midnight = datetime.combine(choice.day, time(0), tzinfo=tz)
     # Wall-clock offsets from midnight: a window may end at "24:00", which is no time.
@@ -70,7 +72,7 @@ def build_ics(
                 company=company.name, window=window, phone=company.phone, hours=company.phone_hours
             )
         ),
-        f"URL:{str(company.website).rstrip('/')}",
+        f"URL:{company_website(settings)}",
         "TRANSP:TRANSPARENT",
         "END:VEVENT",
         "END:VCALENDAR",

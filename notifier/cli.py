@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Connection, Engine
 
-from notifier import __version__, links, schema
-from notifier.config import Settings, find_config_path, load_settings
+from notifier import __version__, schema
+from notifier.config import Settings, load_settings
+from notifier.config.loading import find_config_path
 from notifier.db import make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
 
@@ -140,7 +141,7 @@ def _ready_engine(settings: Settings) -> Engine:
     try:
         schema.ensure_current(engine)
         # Links are derived from the key: fail here, not at the first missed delivery.
-        links.secret_key(settings)
+        _ = settings.link_key
     except NotifierError as exc:
         engine.dispose()
         raise _fail(exc) from exc
@@ -250,7 +251,7 @@ def _read_slips(settings: Settings, read: Callable[[Connection, bytes], T]) -> T
     engine = _ready_engine(settings)
     try:
         with read_transaction(engine) as connection:
-            return read(connection, links.secret_key(settings))
+            return read(connection, settings.link_key)
     finally:
         engine.dispose()
 

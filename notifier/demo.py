@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from notifier.checking import Incoming
 from notifier.config import Settings
-from notifier.ingest import Incoming, ingest
+from notifier.ingest import ingest
 
 # (seconds after start, shipment, status, extra fields)
 SCRIPT: list[tuple[int, str, str, dict[str, Any]]] = [

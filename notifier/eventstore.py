@@ -10,17 +10,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table
-
 from notifier.bulk import Bulk
-from notifier.models import ContactPoint as ContactRow
-from notifier.models import Shipment, StatusEvent
+from notifier.tables import CONTACTS, EVENTS, SHIPMENTS
 from notifier.tracking import STATE_FIELDS, ShipmentState
 from notifier.vocabulary import KIND_BY_VALUE, STATUS_BY_VALUE, ContactKind, ContactPoint, Event
-
-SHIPMENTS: Table = Shipment.__table__  # type: ignore[attr-defined]
-EVENTS: Table = StatusEvent.__table__  # type: ignore[attr-defined]
-CONTACTS: Table = ContactRow.__table__  # type: ignore[attr-defined]
 
 # A shipment's columns in ShipmentState's field order, so a row becomes a state by position.
 _DATETIME_FIELDS = frozenset({"status_occurred_at", "first_event_at"})
@@ -88,7 +81,10 @@ def stored_event_keys(bulk: Bulk, events: Sequence[Event]) -> set[tuple[str, str
 
 
 def stored_contacts(bulk: Bulk, shipment_ids: Iterable[int]) -> Contacts:
-    """The contacts already stored for these shipments, oldest first."""
+    """The contacts stored for these shipments, oldest first, invalid ones included.
+
+    The one query for a shipment's contacts: `rules.first_usable` picks from them.
+    """
     ids = list(shipment_ids)
     if not ids:
         return {}

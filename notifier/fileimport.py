@@ -21,19 +21,12 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
+from notifier.checking import Checked, Incoming, ItemResult, Outcome, check
 from notifier.config import Settings
 from notifier.errors import InputFormatError
 from notifier.eventfiles import FileFormat, detect_format, read_records
 from notifier.filecheck import checked_in_child, worth_a_process
-from notifier.ingest import (
-    Checked,
-    Incoming,
-    ItemResult,
-    Outcome,
-    Summary,
-    check,
-    store_checked,
-)
+from notifier.ingest import Summary, store_checked
 
 SHOWN_REJECTIONS = 50
 

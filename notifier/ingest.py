@@ -13,12 +13,10 @@ from sqlalchemy import Connection, Engine, func, select
 
 from notifier.bulk import Bulk
 from notifier.checking import Checked, Incoming, ItemResult, Outcome, check
-from notifier.config import Ingest, Settings
+from notifier.config import Settings
+from notifier.config.settings import Ingest
 from notifier.db import write_transaction
 from notifier.eventstore import (
-    CONTACTS,
-    EVENTS,
-    SHIPMENTS,
     ContactsSeen,
     insert_contacts,
     insert_events,
@@ -26,23 +24,10 @@ from notifier.eventstore import (
     save_shipments,
     stored_event_keys,
 )
-from notifier.links import Attempt, issue_links, revoke_links, secret_key
+from notifier.links import Attempt, issue_links, revoke_links
 from notifier.notifications import StoredEvent, enqueue_notifications
 from notifier.tracking import plan_batch
 from notifier.vocabulary import TERMINAL_STATUSES, ContactKind, Event, Status
-
-# Other modules take these from here.
-__all__ = [
-    "CONTACTS",
-    "EVENTS",
-    "SHIPMENTS",
-    "Checked",
-    "Incoming",
-    "ItemResult",
-    "Outcome",
-    "check",
-    "ingest",
-]
 
 # Ingest writers take turns, one batch transaction at a time: SQLite by BEGIN IMMEDIATE,
 # PostgreSQL by this transaction-scoped advisory lock. Without it two writers can both
@@ -233,7 +218,7 @@ def _update_links(
     ended = [i.shipment_id for i in last.values() if i.event.status in TERMINAL_STATUSES]
     revoke_links(connection, ended, now=now)
     if attempts:
-        issue_links(connection, attempts, key=secret_key(settings), settings=settings, now=now)
+        issue_links(connection, attempts, key=settings.link_key, settings=settings, now=now)
 
 
 def payload_text(payload: Any) -> str:

@@ -11,25 +11,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, and_, bindparam, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, select
 
-from notifier.bulk import Bulk
+from notifier.bulk import Bulk, one_of
 from notifier.config import Settings
-from notifier.errors import SecretKeyMissingError
-from notifier.models import RebookingLink
-from notifier.sqlsets import one_of
-
-LINKS: Table = RebookingLink.__table__  # type: ignore[attr-defined]
+from notifier.tables import LINKS
+from notifier.urls import rebooking_link
 
 # Printed on slips and typed by hand: no 0/O, no 1/I/L.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -72,42 +66,6 @@ class Attempt:
     held_until: date | None
 
 
-_keys: dict[str, bytes] = {}
-
-
-def secret_key(settings: Settings) -> bytes:
-    """NOTIFIER_SECRET_KEY; on the embedded SQLite default, a key file beside the database.
-
-    The file keeps `make run` working with no setup, and links valid across restarts.
-    Any other deployment must set the key: every process has to derive the same links.
-    """
-    configured = settings.secrets.secret_key
-    if configured is not None:
-        return configured.get_secret_value().encode()
-    url = make_url(settings.database.url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        raise SecretKeyMissingError(
-            "set NOTIFIER_SECRET_KEY (e.g. `python -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))'`): rebooking links are derived from it"
-        )
-    path = Path(url.database).with_suffix(".secret")
-    cached = _keys.get(str(path))
-    if cached is None:
-        cached = _read_or_create_key(path)
-        _keys[str(path)] = cached
-    return cached
-
-
-def _read_or_create_key(path: Path) -> bytes:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip().encode()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
-    return path.read_text(encoding="ascii").strip().encode()
-
-
 def _mac(key: bytes, label: bytes, data: bytes) -> bytes:
     return hmac.new(key, label + b":" + data, hashlib.sha256).digest()
 
@@ -146,11 +104,6 @@ def normalise_code(typed: str) -> str | None:
 def group_code(code: str) -> str:
     """Two groups of four, as printed: 'K7QM 3XRP'."""
     return f"{code[:4]} {code[4:]}"
-
-
-def link_url(settings: Settings, token: str) -> str:
-    """The configured rebooking base + token; never built from a request's Host header."""
-    return str(settings.company.rebooking_base_url).rstrip("/") + "/" + token
 
 
 def expiry(attempt: Attempt, settings: Settings) -> datetime:
@@ -229,7 +182,9 @@ def revoke_links(connection: Connection, shipment_ids: Iterable[int], *, now: da
     bulk.execute_many(sql, [(bulk.when(now), bulk.values(ids))])
 
 
-def _live(now: datetime) -> Any:
+def live(now: Any) -> ColumnElement[bool]:
+    """The one test of a live link: not revoked and not expired at `now` (a value or a
+    bind parameter)."""
     return and_(LINKS.c.revoked_at.is_(None), LINKS.c.expires_at > now)
 
 
@@ -247,7 +202,7 @@ def live_links(
         return {}
     query = (
         select(LINKS)
-        .where(one_of(connection, LINKS.c.shipment_id, ids), _live(now))
+        .where(one_of(connection, LINKS.c.shipment_id, ids), live(now))
         .order_by(LINKS.c.id)
     )
     return {row.shipment_id: link_from_row(row, key, settings) for row in connection.execute(query)}
@@ -262,23 +217,15 @@ def link_from_row(row: Any, key: bytes, settings: Settings) -> Link:
         status_event_id=row.status_event_id,
         token=token,
         code=derive_code(key, row.salt, row.code_round),
-        url=link_url(settings, token),
+        url=rebooking_link(settings, token),
         expires_at=row.expires_at,
     )
 
 
 # Built once: a page view runs them on every request, and building the expression
 # cost as much as running it.
-_BY_TOKEN = select(LINKS).where(
-    LINKS.c.token_hash == bindparam("hash"),
-    LINKS.c.revoked_at.is_(None),
-    LINKS.c.expires_at > bindparam("now"),
-)
-_BY_CODE = select(LINKS).where(
-    LINKS.c.code_hash == bindparam("hash"),
-    LINKS.c.revoked_at.is_(None),
-    LINKS.c.expires_at > bindparam("now"),
-)
+_BY_TOKEN = select(LINKS).where(LINKS.c.token_hash == bindparam("hash"), live(bindparam("now")))
+_BY_CODE = select(LINKS).where(LINKS.c.code_hash == bindparam("hash"), live(bindparam("now")))
 
 
 def resolve_token(

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, get_day_names
+from babel.dates import format_time, get_day_names
 
-from notifier.config import OpeningHours, Place, Settings
-from notifier.vocabulary import Reason, Status
+from notifier.choices import Booked, locked_since
+from notifier.config import Settings
+from notifier.config.settings import OpeningHours, Place
+from notifier.locales import day_long, day_short
+from notifier.shipments import ShipmentRecord
+from notifier.urls import company_website, rebooking_entry
+from notifier.vocabulary import Reason, RebookOption, Status
 
-if TYPE_CHECKING:
-    # Only the type: rebooking imports ingest, which imports this module.
-    from notifier.rebooking import Booked
-
-# Languages we ship templates for.
-SHIPPED_LOCALES = ("it", "en")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 REASONS: dict[str, dict[Reason, str]] = {
@@ -55,7 +54,7 @@ REASONS: dict[str, dict[Reason, str]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class MessageFacts:
+class ParcelFacts:
     """What a message talks about: the event it answers, on the shipment as it is now."""
 
     tracking_number: str
@@ -76,45 +75,38 @@ class MessageFacts:
 
 
 def facts_on_shipment(
-    shipment: Mapping[str, Any],
+    shipment: ShipmentRecord,
     *,
     status: Status,
-    reason: str | None,
+    reason: Reason | str | None,
     occurred_at: datetime,
     rebooking_url: str | None = None,
     short_code: str | None = None,
-) -> MessageFacts:
-    """The facts of one status, on the shipment as it is now (a shipments row).
+    with_name: bool = True,
+) -> ParcelFacts:
+    """The facts of one status, on the shipment as it is now.
 
     The shipment's current facts win: a hold or pickup point decided since the event is
-    what the recipient needs to know.
+    what the recipient needs to know. Without `with_name`, the recipient's name is left
+    out (a public page shows initials only).
     """
-    return MessageFacts(
-        tracking_number=shipment["tracking_number"],
-        carrier=shipment["carrier"],
+    return ParcelFacts(
+        tracking_number=shipment.tracking_number,
+        carrier=shipment.carrier,
         status=status,
         reason=Reason(reason) if reason else None,
         occurred_at=occurred_at,
-        recipient_name=shipment["recipient_name"],
-        sender_name=shipment["sender_name"],
-        depot=shipment["depot"],
-        next_attempt_date=shipment["next_attempt_date"],
-        next_attempt_window=shipment["next_attempt_window"],
-        held_until=shipment["held_until"],
-        pickup_point=shipment["pickup_point"],
-        estimated_delivery=shipment["estimated_delivery"],
+        recipient_name=shipment.recipient_name if with_name else None,
+        sender_name=shipment.sender_name,
+        depot=shipment.depot,
+        next_attempt_date=shipment.next_attempt_date,
+        next_attempt_window=shipment.next_attempt_window,
+        held_until=shipment.held_until,
+        pickup_point=shipment.pickup_point,
+        estimated_delivery=shipment.estimated_delivery,
         rebooking_url=rebooking_url,
         short_code=short_code,
     )
-
-
-def choose_locale(requested: str | None, settings: Settings) -> str:
-    """The recipient's language when we speak it, else the company's default, else English."""
-    for candidate in (requested, settings.company.default_locale):
-        language = (candidate or "").replace("_", "-").split("-")[0].lower()
-        if language in SHIPPED_LOCALES:
-            return language
-    return "en"
 
 
 def group_tracking(number: str) -> str:
@@ -123,7 +115,7 @@ def group_tracking(number: str) -> str:
 
 
 def build_context(
-    facts: MessageFacts,
+    facts: ParcelFacts,
     *,
     settings: Settings,
     locale: str,
@@ -143,7 +135,7 @@ def build_context(
             "phone": company.phone,
             "phone_hours": company.phone_hours,
             "email": company.email,
-            "website": str(company.website).rstrip("/"),
+            "website": company_website(settings),
         },
         "locale": locale,
         "tracking_number": facts.tracking_number,
@@ -152,36 +144,32 @@ def build_context(
         "sender_name": facts.sender_name,
         "status": str(facts.status),
         "event_time": format_time(local, "HH:mm", locale=locale),
-        "event_day": _day(local.date(), locale),
+        "event_day": day_long(local.date(), locale),
         "today": local.date() == now.astimezone(tz).date(),
         "reason": str(facts.reason) if facts.reason else None,
         "reason_text": REASONS[locale].get(facts.reason) if facts.reason else None,
-        "next_attempt": _next_attempt(facts, locale, _day),
-        "held_until": _day(facts.held_until, locale) if facts.held_until else None,
+        "next_attempt": _next_attempt(facts, locale, day_long),
+        "held_until": day_long(facts.held_until, locale) if facts.held_until else None,
         "estimated_delivery": (
-            _day(facts.estimated_delivery, locale) if facts.estimated_delivery else None
+            day_long(facts.estimated_delivery, locale) if facts.estimated_delivery else None
         ),
         # Short forms for SMS, where every character counts: "mar 24/11".
-        "next_attempt_short": _next_attempt(facts, locale, _short_day),
-        "held_until_short": _short_day(facts.held_until, locale) if facts.held_until else None,
+        "next_attempt_short": _next_attempt(facts, locale, day_short),
+        "held_until_short": day_short(facts.held_until, locale) if facts.held_until else None,
         "estimated_delivery_short": (
-            _short_day(facts.estimated_delivery, locale) if facts.estimated_delivery else None
+            day_short(facts.estimated_delivery, locale) if facts.estimated_delivery else None
         ),
         "depot": _place(_find(settings.depots, facts.depot), locale),
         "pickup_point": _place(_find(settings.pickup_points, facts.pickup_point), locale),
         "rebooking_url": facts.rebooking_url,
         # Where a short code is typed by hand: the rebooking base without a token.
-        "rebooking_entry": str(company.rebooking_base_url).rstrip("/"),
+        "rebooking_entry": rebooking_entry(settings),
         "short_code": facts.short_code,
         "booking": _booking(booking, facts, settings, locale) if booking else None,
     }
 
 
-def _booking(
-    booked: Booked, facts: MessageFacts, settings: Settings, locale: str
-) -> dict[str, Any]:
-    from notifier.rebooking import locked_since  # see the TYPE_CHECKING import above
-
+def _booking(booked: Booked, facts: ParcelFacts, settings: Settings, locale: str) -> dict[str, Any]:
     choice = booked.choice
     tz = ZoneInfo(settings.company.timezone)
     until = locked_since(booked, next_attempt=facts.next_attempt_date, settings=settings)
@@ -191,18 +179,20 @@ def _booking(
     notice = settings.rebooking.safe_place_notice.get(locale)
     return {
         "kind": choice.kind,
-        "day": _day(choice.day, locale) if choice.day else None,
-        "day_short": _short_day(choice.day, locale) if choice.day else None,
+        "day": day_long(choice.day, locale) if choice.day else None,
+        "day_short": day_short(choice.day, locale) if choice.day else None,
         "window": choice.window.replace("-", "–") if choice.window else None,
         "place": _place(place, locale),
         "neighbour_name": choice.neighbour_name or None,
         "neighbour_door": choice.neighbour_door or None,
-        "safe_place": (choice.instructions or None) if choice.kind == "safe_place" else None,
-        "comment": (choice.instructions or None) if choice.kind == "dispute" else None,
-        "safe_place_notice": notice if choice.kind == "safe_place" else None,
+        "safe_place": (
+            (choice.instructions or None) if choice.kind == RebookOption.SAFE_PLACE else None
+        ),
+        "comment": (choice.instructions or None) if choice.kind == RebookOption.DISPUTE else None,
+        "safe_place_notice": notice if choice.kind == RebookOption.SAFE_PLACE else None,
         "callback_due": format_time(due, "HH:mm", locale=locale) if due else None,
         # After this moment the choice is final: "lunedì 23 novembre alle 18:00".
-        "change_until_day": _day(until.astimezone(tz).date(), locale) if until else None,
+        "change_until_day": day_long(until.astimezone(tz).date(), locale) if until else None,
         "change_until_time": (
             format_time(until.astimezone(tz), "HH:mm", locale=locale) if until else None
         ),
@@ -210,19 +200,7 @@ def _booking(
     }
 
 
-# Dates and opening hours repeat across a tick's messages and a page's views; Babel's
-# formatting is the dearest part of building a context.
-@lru_cache(maxsize=4096)
-def _day(day: date, locale: str) -> str:
-    return format_date(day, "EEEE d MMMM", locale=locale)
-
-
-@lru_cache(maxsize=4096)
-def _short_day(day: date, locale: str) -> str:
-    return format_date(day, "EEE d/M", locale=locale)
-
-
-def _next_attempt(facts: MessageFacts, locale: str, say: Callable[[date, str], str]) -> str | None:
+def _next_attempt(facts: ParcelFacts, locale: str, say: Callable[[date, str], str]) -> str | None:
     if facts.next_attempt_date is None:
         return None
     day = say(facts.next_attempt_date, locale)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Dialect, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, DateTime, Dialect, Index, Text, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from notifier.vocabulary import OutboxState
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,21 +38,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-class OutboxState(StrEnum):
-    """Life of an outbox row (design section 7)."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"
-    DEAD = "dead"
-    SUPPRESSED = "suppressed"
-    CANCELLED = "cancelled"
-
-
-class Shipment(SQLModel, table=True):
+class ShipmentRow(SQLModel, table=True):
     """A parcel's current state: the newest event's status and the latest known facts.
 
     Carriers recycle tracking numbers, so (carrier, tracking_number) can have several
@@ -86,7 +73,7 @@ class Shipment(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class ContactPoint(SQLModel, table=True):
+class ContactPointRow(SQLModel, table=True):
     """A way to reach a shipment's recipient; invalid ones are kept with the reason."""
 
     __tablename__ = "contact_points"
@@ -101,7 +88,7 @@ class ContactPoint(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class StatusEvent(SQLModel, table=True):
+class StatusEventRow(SQLModel, table=True):
     """Every event ever accepted, with the source's own payload and status code."""
 
     __tablename__ = "status_events"
@@ -123,7 +110,7 @@ class StatusEvent(SQLModel, table=True):
     payload: str = Field(sa_type=Text)
 
 
-class OutboxMessage(SQLModel, table=True):
+class OutboxRow(SQLModel, table=True):
     """One message to one recipient on one channel; the table is the send queue."""
 
     __tablename__ = "outbox"
@@ -131,12 +118,35 @@ class OutboxMessage(SQLModel, table=True):
         UniqueConstraint(
             "shipment_id", "status_event_id", "channel", "purpose", name="uq_outbox_message"
         ),
+        # The constraint above lets NULL events repeat (NULLs are distinct on both
+        # databases): rows that answer no event are kept unique by these two.
+        Index(
+            "uq_outbox_eventless_booking",
+            "shipment_id",
+            "channel",
+            "purpose",
+            "rebooking_id",
+            unique=True,
+            sqlite_where=text("status_event_id IS NULL AND rebooking_id IS NOT NULL"),
+            postgresql_where=text("status_event_id IS NULL AND rebooking_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_outbox_eventless",
+            "shipment_id",
+            "channel",
+            "purpose",
+            unique=True,
+            sqlite_where=text("status_event_id IS NULL AND rebooking_id IS NULL"),
+            postgresql_where=text("status_event_id IS NULL AND rebooking_id IS NULL"),
+        ),
         Index("ix_outbox_state_due", "state", "due_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     shipment_id: int = Field(foreign_key="shipments.id", index=True)
     status_event_id: int | None = Field(default=None, foreign_key="status_events.id")
+    # The recipient's choice a row answers (a confirmation, a dispute forwarded).
+    rebooking_id: int | None = Field(default=None, foreign_key="rebookings.id")
     channel: str = Field(max_length=16)
     purpose: str = Field(max_length=64)
     template: str = Field(max_length=64)
@@ -163,7 +173,7 @@ class OutboxMessage(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class OptOut(SQLModel, table=True):
+class OptOutRow(SQLModel, table=True):
     """An address that asked not to be messaged (STOP, unsubscribe, provider 21610)."""
 
     __tablename__ = "opt_outs"
@@ -176,7 +186,7 @@ class OptOut(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class RebookingLink(SQLModel, table=True):
+class RebookingLinkRow(SQLModel, table=True):
     """The rebooking link of one missed delivery, as printed on its slip and sent by SMS.
 
     The token and short code are never stored: only their hashes (to look them up) and
@@ -203,7 +213,7 @@ class RebookingLink(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class DeliverySlot(SQLModel, table=True):
+class DeliverySlotRow(SQLModel, table=True):
     """One depot's delivery window on one day, and how many rebookings it has taken.
 
     The CHECK is the last word on capacity: whatever the code path, the database refuses
@@ -224,7 +234,7 @@ class DeliverySlot(SQLModel, table=True):
     booked: int = Field(default=0)
 
 
-class Rebooking(SQLModel, table=True):
+class RebookingRow(SQLModel, table=True):
     """What a recipient chose on the rebooking page; a newer choice replaces it."""
 
     __tablename__ = "rebookings"

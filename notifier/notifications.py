@@ -12,12 +12,11 @@ from notifier import outbox
 from notifier.bulk import Bulk
 from notifier.config import Settings
 from notifier.eventstore import stored_contacts
-from notifier.messages import choose_locale
-from notifier.models import OutboxState
+from notifier.locales import language_for
 from notifier.quiethours import recipient_timezone
-from notifier.rules import CHANNEL_CONTACT, Recipient, decide, effective_rule, should_notify
+from notifier.rules import Recipient, decide, effective_rule, first_usable, should_notify
 from notifier.tracking import Transition
-from notifier.vocabulary import ContactKind, Event
+from notifier.vocabulary import CHANNEL_CONTACT, Channel, ContactKind, Event, OutboxState
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,23 +60,25 @@ def enqueue_notifications(
         if c.kind is kind
     }
     opted = frozenset(outbox.opted_out(connection, pairs))
-    rows: list[outbox.NewMessage] = []
+    rows: list[outbox.NewOutboxRow] = []
     for item in calling:
         points = tuple(contacts.get(item.shipment_id, ()))
-        phone = next(
-            (c.value for c in reversed(points) if c.kind is ContactKind.PHONE and c.valid), None
-        )
+        # Quiet hours follow the newest valid phone's clock, opted out or not.
+        phone = first_usable(points, ContactKind.PHONE, Channel.SMS, ())
         recipient = Recipient(
             contacts=points,
             opted_out=opted,
-            locale=choose_locale(item.event.recipient_locale or item.shipment_locale, settings),
-            tz=recipient_timezone(phone, settings.company.timezone),
+            locale=language_for(
+                item.event.recipient_locale or item.shipment_locale,
+                settings.company.default_locale,
+            ),
+            tz=recipient_timezone(phone.value if phone else None, settings.company.timezone),
         )
         for intent in decide(
             item.event, transition=item.transition, recipient=recipient, settings=settings, now=now
         ):
             rows.append(
-                outbox.NewMessage(
+                outbox.NewOutboxRow(
                     shipment_id=item.shipment_id,
                     status_event_id=item.row_id,
                     channel=intent.channel,

@@ -7,41 +7,47 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from notifier.bulk import Bulk
 from notifier.db import write_transaction
 from notifier.errors import DuplicateMessageError
-from notifier.models import OptOut, OutboxMessage, OutboxState
+from notifier.locales import Language
+from notifier.purposes import Purpose
+from notifier.tables import OPT_OUTS, OUTBOX
+from notifier.vocabulary import Channel, OutboxState
 
-OUTBOX: Table = OutboxMessage.__table__  # type: ignore[attr-defined]
-OPT_OUTS: Table = OptOut.__table__  # type: ignore[attr-defined]
-UNIQUE_KEY = "uq_outbox_message"
+# The outbox's unique keys: by event, and for rows that answer no event (models.py).
+UNIQUE_KEYS = ("uq_outbox_message", "uq_outbox_eventless_booking", "uq_outbox_eventless")
 
 
 @dataclass(frozen=True, slots=True)
-class NewMessage:
+class NewOutboxRow:
+    """A message to queue: what it is about, for whom, on which channel, and when."""
+
     shipment_id: int
-    status_event_id: int | None
-    channel: str
-    purpose: str
+    status_event_id: int | None  # the event it answers, if any
+    channel: Channel
+    purpose: Purpose
     template: str
-    locale: str
+    locale: Language
     recipient: str
     due_at: datetime
+    rebooking_id: int | None = None  # the recipient's choice it answers, if any
     state: OutboxState = OutboxState.PENDING
     last_error: str | None = None  # for rows recorded as suppressed: why
 
 
 @dataclass(frozen=True, slots=True)
-class Claimed:
-    """A row this worker holds until its lease ends."""
+class ClaimedRow:
+    """A row this worker holds until its lease ends, as stored (its texts unchecked)."""
 
     id: int
     shipment_id: int
     status_event_id: int | None
+    rebooking_id: int | None
     channel: str
     purpose: str
     template: str
@@ -50,15 +56,16 @@ class Claimed:
     attempts: int  # including this one
 
 
-def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
+def _row(message: NewOutboxRow, now: datetime) -> dict[str, Any]:
     # Spelled out rather than dataclasses.asdict, which deep-copies every field.
     return {
         "shipment_id": message.shipment_id,
         "status_event_id": message.status_event_id,
-        "channel": message.channel,
-        "purpose": message.purpose,
+        "rebooking_id": message.rebooking_id,
+        "channel": str(message.channel),
+        "purpose": str(message.purpose),
         "template": message.template,
-        "locale": message.locale,
+        "locale": str(message.locale),
         "recipient": message.recipient,
         "due_at": message.due_at,
         "state": str(message.state),
@@ -72,6 +79,7 @@ def _row(message: NewMessage, now: datetime) -> dict[str, Any]:
 _ENQUEUED_COLUMNS = (
     "shipment_id",
     "status_event_id",
+    "rebooking_id",
     "channel",
     "purpose",
     "template",
@@ -87,7 +95,7 @@ _ENQUEUED_COLUMNS = (
 )
 
 
-def enqueue_many(connection: Connection, messages: Sequence[NewMessage], now: datetime) -> None:
+def enqueue_many(connection: Connection, messages: Sequence[NewOutboxRow], now: datetime) -> None:
     """Rows for freshly stored events: their keys cannot exist yet, so a clash is a bug.
 
     Ingest calls this for every batch, so it goes straight to the driver (bulk.py).
@@ -100,10 +108,11 @@ def enqueue_many(connection: Connection, messages: Sequence[NewMessage], now: da
         (
             m.shipment_id,
             m.status_event_id,
-            m.channel,
-            m.purpose,
+            m.rebooking_id,
+            m.channel.value,
+            m.purpose.value,
             m.template,
-            m.locale,
+            m.locale.value,
             m.recipient,
             bulk.when(m.due_at),
             str(m.state),
@@ -118,8 +127,10 @@ def enqueue_many(connection: Connection, messages: Sequence[NewMessage], now: da
     bulk.execute_many(bulk.insert_sql(OUTBOX, _ENQUEUED_COLUMNS), rows)
 
 
-def enqueue(connection: Connection, message: NewMessage, now: datetime) -> int:
-    """One row; DuplicateMessageError when (shipment, event, channel, purpose) exists."""
+def enqueue(connection: Connection, message: NewOutboxRow, now: datetime) -> int:
+    """One row; DuplicateMessageError when the same message is queued already: the same
+    (shipment, event, channel, purpose), or for a row without an event the same
+    (shipment, channel, purpose, booking)."""
     try:
         with connection.begin_nested():
             result = connection.execute(OUTBOX.insert().returning(OUTBOX.c.id), _row(message, now))
@@ -131,14 +142,17 @@ def enqueue(connection: Connection, message: NewMessage, now: datetime) -> int:
 
 
 def _violates_unique_key(exc: IntegrityError) -> bool:
-    # PostgreSQL names the constraint; SQLite lists its columns instead.
+    # PostgreSQL names the constraint or index; SQLite lists the key's columns instead,
+    # and every unique key of the outbox starts with its shipment_id.
     text = str(exc.orig)
-    return UNIQUE_KEY in text or "outbox.shipment_id, outbox.status_event_id" in text
+    return any(name in text for name in UNIQUE_KEYS) or (
+        "UNIQUE constraint failed: outbox.shipment_id" in text
+    )
 
 
 def claim(
     engine: Engine, *, worker: str, now: datetime, limit: int, lease: timedelta
-) -> list[Claimed]:
+) -> list[ClaimedRow]:
     """Lease up to `limit` due rows: pending and due, or abandoned by a worker whose lease ended.
 
     PostgreSQL skips rows other workers are claiming (FOR UPDATE SKIP LOCKED); SQLite's
@@ -166,6 +180,7 @@ def claim(
                 OUTBOX.c.id,
                 OUTBOX.c.shipment_id,
                 OUTBOX.c.status_event_id,
+                OUTBOX.c.rebooking_id,
                 OUTBOX.c.channel,
                 OUTBOX.c.purpose,
                 OUTBOX.c.template,
@@ -175,11 +190,16 @@ def claim(
             )
         )
         rows = connection.execute(statement).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+    return sorted((ClaimedRow(*row) for row in rows), key=lambda c: c.id)
 
 
 def _finish(
-    connection: Connection, message: Claimed, *, worker: str, now: datetime, values: dict[str, Any]
+    connection: Connection,
+    message: ClaimedRow,
+    *,
+    worker: str,
+    now: datetime,
+    values: dict[str, Any],
 ) -> bool:
     """Update a row this worker still holds; False when its lease was lost meanwhile."""
     result = connection.execute(
@@ -196,7 +216,7 @@ def _finish(
 
 def mark_sent(
     connection: Connection,
-    message: Claimed,
+    message: ClaimedRow,
     *,
     worker: str,
     now: datetime,
@@ -217,7 +237,7 @@ def mark_sent(
 
 def mark_retry(
     connection: Connection,
-    message: Claimed,
+    message: ClaimedRow,
     *,
     worker: str,
     now: datetime,
@@ -236,7 +256,7 @@ def mark_retry(
 
 def mark_final(
     connection: Connection,
-    message: Claimed,
+    message: ClaimedRow,
     *,
     worker: str,
     now: datetime,

@@ -1,108 +1,44 @@
-"""Rebooking choices: what a link may choose, and booking it within capacity, exactly once."""
+"""Booking a rebooking choice within capacity, exactly once, and queueing what it tells whom.
+
+The rules themselves (what is offered, when a choice locks) are pure, in choices.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier import outbox
-from notifier.config import ALL_REBOOK_OPTIONS, RebookOption, Settings, Slot
-from notifier.errors import NotifierError
-from notifier.ingest import CONTACTS
-from notifier.links import LINKS, Link
-from notifier.messages import choose_locale
-from notifier.models import DeliverySlot, Rebooking
-from notifier.vocabulary import ContactKind
+from notifier.bulk import Bulk
+from notifier.choices import (
+    Booked,
+    Choice,
+    ChoiceLockedError,
+    SlotFullError,
+    SlotOffer,
+    callback_due,
+    check_choice,
+    locked_since,
+    offered_days,
+    slots_for,
+)
+from notifier.config import Settings
+from notifier.eventstore import stored_contacts
+from notifier.links import Link, hash_token, link_from_row, live
+from notifier.locales import language_for
+from notifier.purposes import Purpose
+from notifier.rules import first_usable
+from notifier.shipments import ShipmentRecord
+from notifier.tables import LINKS, REBOOKINGS, SHIPMENT_FACTS, SHIPMENTS, SLOTS
+from notifier.vocabulary import CHANNEL_CONTACT, Channel, RebookOption
 
-SLOTS: Table = DeliverySlot.__table__  # type: ignore[attr-defined]
-REBOOKINGS: Table = Rebooking.__table__  # type: ignore[attr-defined]
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONFIRMATION_TEMPLATE = "rebooking_confirmed"
 DISPUTE_TEMPLATE = "dispute_forward"
-
-
-class SlotFullError(NotifierError):
-    """This slot is full: choose another."""
-
-
-class ChoiceLockedError(NotifierError):
-    """The choice can no longer be changed."""
-
-
-class ChoiceInvalidError(NotifierError, ValueError):
-    """A chosen value is not on offer."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {reason}")
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    """What the recipient asked for; the fields its kind uses are set."""
-
-    kind: RebookOption
-    day: date | None = None
-    window: str | None = None
-    pickup_point: str | None = None
-    neighbour_name: str | None = None
-    neighbour_door: str | None = None
-    instructions: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Booked:
-    """A stored choice, as the confirmation page shows it."""
-
-    id: int
-    choice: Choice
-    created_at: datetime
-    due_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class SlotOffer:
-    day: date
-    window: str
-    left: int
-
-
-def options_for(settings: Settings, depot: str | None) -> list[RebookOption]:
-    place = next((d for d in settings.depots if d.code == depot), None)
-    chosen = place.rebooking_options if place and place.rebooking_options is not None else None
-    enabled = chosen if chosen is not None else settings.rebooking.options
-    if not settings.pickup_points and not settings.depots:
-        enabled = [o for o in enabled if o != "pickup"]
-    return [o for o in ALL_REBOOK_OPTIONS if o in enabled]
-
-
-def slots_for(settings: Settings, depot: str | None) -> list[Slot]:
-    place = next((d for d in settings.depots if d.code == depot), None)
-    return list(place.slots) if place and place.slots is not None else settings.rebooking.slots
-
-
-def offered_days(settings: Settings, now: datetime) -> list[date]:
-    """The next working days whose change-until moment (the evening before) is still ahead."""
-    tz = ZoneInfo(settings.company.timezone)
-    day = now.astimezone(tz).date()
-    found: list[date] = []
-    while len(found) < settings.rebooking.days_ahead:
-        day += timedelta(days=1)
-        if _WEEKDAYS[day.weekday()] in settings.rebooking.working_days and (
-            _change_until(day, settings) > now
-        ):
-            found.append(day)
-    return found
-
-
-def _change_until(day: date, settings: Settings) -> datetime:
-    tz = ZoneInfo(settings.company.timezone)
-    return datetime.combine(day - timedelta(days=1), settings.rebooking.change_until, tzinfo=tz)
 
 
 def slot_offers(
@@ -133,36 +69,87 @@ _CURRENT = (
 
 def current_choice(connection: Connection, shipment_id: int) -> Booked | None:
     row = connection.execute(_CURRENT, {"shipment_id": shipment_id}).first()
-    return None if row is None else booked_from_row(row)
+    return None if row is None else booked_from_row(row._mapping)
 
 
-def booked_from_row(row: Any) -> Booked:
-    """A stored rebookings row as the choice it records."""
+def booked_from_row(row: Mapping[Any, Any]) -> Booked:
+    """A stored rebookings row's mapping as the choice it records."""
     choice = Choice(
-        kind=row.kind,
-        day=row.day,
-        window=row.window,
-        pickup_point=row.pickup_point,
-        neighbour_name=row.neighbour_name,
-        neighbour_door=row.neighbour_door,
-        instructions=row.instructions,
+        kind=RebookOption(row["kind"]),
+        day=row["day"],
+        window=row["window"],
+        pickup_point=row["pickup_point"],
+        neighbour_name=row["neighbour_name"],
+        neighbour_door=row["neighbour_door"],
+        instructions=row["instructions"],
     )
-    return Booked(id=row.id, choice=choice, created_at=row.created_at, due_at=row.due_at)
+    return Booked(
+        id=row["id"],
+        choice=choice,
+        created_at=row["created_at"],
+        due_at=row["due_at"],
+        replaced_at=row["replaced_at"],
+    )
 
 
-def locked_since(
-    booked: Booked, *, next_attempt: date | None, settings: Settings
-) -> datetime | None:
-    """When this choice stopped being changeable: the evening before the day it acts on."""
-    day = booked.choice.day or next_attempt
-    return None if day is None else _change_until(day, settings)
+@dataclass(frozen=True, slots=True)
+class Parcel:
+    """What a rebooking link opens: the link, its shipment and the recipient's current choice."""
+
+    link: Link
+    shipment: ShipmentRecord
+    current: Booked | None
+
+
+# The link, its shipment and the current choice in one statement, built once: a page
+# view runs it on every request (building it cost as much as running it).
+_PAGE = (
+    select(
+        LINKS.c.id,
+        LINKS.c.shipment_id,
+        LINKS.c.status_event_id,
+        LINKS.c.salt,
+        LINKS.c.code_round,
+        LINKS.c.expires_at,
+        *SHIPMENT_FACTS,
+        *[c.label(f"choice_{c.name}") for c in REBOOKINGS.c],
+    )
+    .join(SHIPMENTS, SHIPMENTS.c.id == LINKS.c.shipment_id)
+    # The current choice, if any: a shipment has at most one that is not replaced.
+    .outerjoin(
+        REBOOKINGS,
+        and_(REBOOKINGS.c.shipment_id == LINKS.c.shipment_id, REBOOKINGS.c.replaced_at.is_(None)),
+    )
+    .where(LINKS.c.token_hash == bindparam("hash"), live(bindparam("now")))
+    .order_by(REBOOKINGS.c.id.desc())
+    .limit(1)
+)
+_CHOICE_COLUMNS = tuple((f"choice_{c.name}", c.name) for c in REBOOKINGS.c)
+
+
+def open_parcel(
+    connection: Connection, token: str, *, key: bytes, settings: Settings, now: datetime
+) -> Parcel | None:
+    """The parcel a token opens; None for unknown, tampered, expired and revoked alike."""
+    if not token or len(token) > 64:
+        return None
+    row = connection.execute(_PAGE, {"hash": hash_token(token), "now": now}).first()
+    if row is None:
+        return None
+    values = row._mapping
+    choice = {name: values[label] for label, name in _CHOICE_COLUMNS}
+    return Parcel(
+        link=link_from_row(row, key, settings),
+        shipment=ShipmentRecord.from_mapping(values, id_key="shipment_id"),
+        current=booked_from_row(choice) if choice["id"] is not None else None,
+    )
 
 
 def book(
     connection: Connection,
     *,
     link: Link,
-    shipment: Any,
+    shipment: ShipmentRecord,
     choice: Choice,
     submission: str,
     settings: Settings,
@@ -180,23 +167,28 @@ def book(
         )
     ).first()
     if again is not None:
-        return booked_from_row(again)
+        return booked_from_row(again._mapping)
     current = current_choice(connection, link.shipment_id)
     if current is not None:
         until = locked_since(current, next_attempt=shipment.next_attempt_date, settings=settings)
         if until is not None and now >= until:
             raise ChoiceLockedError()
     depot = shipment.depot
-    _check(connection, choice, settings=settings, depot=depot, now=now)
+    offers = (
+        slot_offers(connection, settings=settings, depot=depot, now=now)
+        if choice.kind == RebookOption.SLOT
+        else []
+    )
+    check_choice(choice, settings=settings, depot=depot, offers=offers, now=now)
     slot_id = _take_slot(connection, choice, settings=settings, depot=depot)
     if current is not None:
         _release(connection, current.id, now)
-    due_at = _callback_due(choice, settings) if choice.kind == "callback" else None
+    due_at = callback_due(choice, settings)
     values = {
         "shipment_id": link.shipment_id,
         "link_id": link.id,
         "submission": submission,
-        "kind": choice.kind,
+        "kind": str(choice.kind),
         "slot_id": slot_id,
         "day": choice.day,
         "window": choice.window,
@@ -205,13 +197,13 @@ def book(
         "neighbour_door": choice.neighbour_door,
         "instructions": choice.instructions,
         "due_at": due_at,
-        "locale": shipment.recipient_locale or settings.company.default_locale,
+        "locale": str(language_for(shipment.recipient_locale, settings.company.default_locale)),
         "created_at": now,
         "replaced_at": None,
     }
     new_id = connection.execute(insert(REBOOKINGS).returning(REBOOKINGS.c.id), values).scalar_one()
     _confirm(connection, shipment=shipment, booking_id=new_id, settings=settings, now=now)
-    if choice.kind == "dispute":
+    if choice.kind == RebookOption.DISPUTE:
         _forward_dispute(
             connection, shipment=shipment, booking_id=new_id, settings=settings, now=now
         )
@@ -227,30 +219,10 @@ def _lock_link(connection: Connection, link_id: int) -> None:
     connection.execute(query)
 
 
-def _check(
-    connection: Connection, choice: Choice, *, settings: Settings, depot: str | None, now: datetime
-) -> None:
-    if choice.kind not in options_for(settings, depot):
-        raise ChoiceInvalidError("option", "not offered for this parcel")
-    if choice.kind == "slot":
-        offers = slot_offers(connection, settings=settings, depot=depot, now=now)
-        if (choice.day, choice.window) not in {(o.day, o.window) for o in offers}:
-            raise ChoiceInvalidError("slot", "not one of the days and times on offer")
-    elif choice.kind == "callback":
-        if choice.day not in offered_days(settings, now) or (
-            choice.window not in settings.rebooking.callback_windows
-        ):
-            raise ChoiceInvalidError("callback", "not one of the days and times on offer")
-    elif choice.kind == "pickup":
-        codes = {p.code for p in settings.pickup_points} | {d.code for d in settings.depots}
-        if choice.pickup_point not in codes:
-            raise ChoiceInvalidError("pickup_point", "not one of the places on offer")
-
-
 def _take_slot(
     connection: Connection, choice: Choice, *, settings: Settings, depot: str | None
 ) -> int | None:
-    if choice.kind != "slot" or choice.day is None or choice.window is None:
+    if choice.kind != RebookOption.SLOT or choice.day is None or choice.window is None:
         return None
     capacity = next(s.capacity for s in slots_for(settings, depot) if s.window == choice.window)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
@@ -288,33 +260,28 @@ def _release(connection: Connection, booking_id: int, now: datetime) -> None:
         )
 
 
-def _callback_due(choice: Choice, settings: Settings) -> datetime | None:
-    if choice.day is None or choice.window is None:
-        return None
-    start = time.fromisoformat(choice.window.split("-")[0])
-    return datetime.combine(choice.day, start, tzinfo=ZoneInfo(settings.company.timezone))
-
-
 def _confirm(
-    connection: Connection, *, shipment: Any, booking_id: int, settings: Settings, now: datetime
+    connection: Connection,
+    *,
+    shipment: ShipmentRecord,
+    booking_id: int,
+    settings: Settings,
+    now: datetime,
 ) -> None:
     """One confirmation, by SMS when the recipient has a valid phone, else by email."""
-    query = (
-        select(CONTACTS.c.kind, CONTACTS.c.value)
-        .where(CONTACTS.c.shipment_id == shipment.id, CONTACTS.c.valid.is_(True))
-        .order_by(CONTACTS.c.id.desc())
-    )
-    found = {kind: value for kind, value in reversed(connection.execute(query).all())}
-    for channel, kind in (("sms", ContactKind.PHONE), ("email", ContactKind.EMAIL)):
-        if kind in found:
-            message = outbox.NewMessage(
+    contacts = stored_contacts(Bulk(connection), [shipment.id]).get(shipment.id, [])
+    for channel in (Channel.SMS, Channel.EMAIL):
+        contact = first_usable(contacts, CHANNEL_CONTACT[channel], channel, frozenset())
+        if contact is not None:
+            message = outbox.NewOutboxRow(
                 shipment_id=shipment.id,
                 status_event_id=None,
+                rebooking_id=booking_id,
                 channel=channel,
-                purpose=f"rebooked:{booking_id}",
+                purpose=Purpose.REBOOKING_CONFIRMED,
                 template=CONFIRMATION_TEMPLATE,
-                locale=shipment.recipient_locale or settings.company.default_locale,
-                recipient=found[kind],
+                locale=language_for(shipment.recipient_locale, settings.company.default_locale),
+                recipient=contact.value,
                 due_at=now,
             )
             outbox.enqueue(connection, message, now)
@@ -322,18 +289,24 @@ def _confirm(
 
 
 def _forward_dispute(
-    connection: Connection, *, shipment: Any, booking_id: int, settings: Settings, now: datetime
+    connection: Connection,
+    *,
+    shipment: ShipmentRecord,
+    booking_id: int,
+    settings: Settings,
+    now: datetime,
 ) -> None:
     """ "I was at home" goes to the depot's address (else customer service), in ops' language."""
     depot = next((d for d in settings.depots if d.code == shipment.depot), None)
     address = (depot.email if depot else None) or settings.company.email
-    message = outbox.NewMessage(
+    message = outbox.NewOutboxRow(
         shipment_id=shipment.id,
         status_event_id=None,
-        channel="email",
-        purpose=f"dispute:{booking_id}",
+        rebooking_id=booking_id,
+        channel=Channel.EMAIL,
+        purpose=Purpose.DISPUTE_FORWARD,
         template=DISPUTE_TEMPLATE,
-        locale=choose_locale(None, settings),
+        locale=language_for(None, settings.company.default_locale),
         recipient=address,
         due_at=now,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from jinja2 import (
     ChoiceLoader,
@@ -21,12 +21,13 @@ from notifier import paths
 from notifier.config import Settings
 from notifier.errors import TemplateMissingError
 from notifier.smstext import normalise_sms
+from notifier.vocabulary import Channel
 
 _URL = re.compile(r"(https?://\S+)")
 
 
 @dataclass(frozen=True, slots=True)
-class RenderedMessage:
+class RenderedText:
     subject: str | None
     body: str  # SMS text, or the email's plain-text part
     body_html: str | None
@@ -54,19 +55,19 @@ def build_environment(settings: Settings) -> Environment:
 def render_message(
     env: Environment,
     *,
-    channel: Literal["sms", "email"],
+    channel: Channel,
     template: str,
     locale: str,
     context: Mapping[str, Any],
-) -> RenderedMessage:
+) -> RenderedText:
     """SMS from sms/<locale>/<template>.txt; email from email/<locale>/<template>.txt.
 
     An email template has a `subject` and a `body` block of plain text; the HTML part
     is that same text set in email/base.html, so the two can never say different things.
     """
     loaded = _load(env, f"{channel}/{locale}/{template}.txt")
-    if channel == "sms":
-        return RenderedMessage(None, normalise_sms(_tidy(loaded.render(context))), None)
+    if channel == Channel.SMS:
+        return RenderedText(None, normalise_sms(_tidy(loaded.render(context))), None)
     for block in ("subject", "body"):
         if block not in loaded.blocks:
             raise TemplateMissingError(f"{loaded.name}: needs a {{% block {block} %}}")
@@ -76,7 +77,7 @@ def render_message(
     html = _load(env, "email/base.html").render(
         lang=locale, subject=subject, paragraphs=_paragraphs(body), company=context["company"]
     )
-    return RenderedMessage(subject, body, html)
+    return RenderedText(subject, body, html)
 
 
 def _load(env: Environment, name: str) -> Template:

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from notifier.config import Rule, Settings
+from notifier.config import Settings
+from notifier.config.settings import Rule
+from notifier.locales import Language
+from notifier.purposes import Purpose
 from notifier.quiethours import next_allowed
 from notifier.tracking import Transition
-from notifier.vocabulary import ContactKind, ContactPoint, Event, Reason, Status
-
-CHANNEL_CONTACT = {"sms": ContactKind.PHONE, "email": ContactKind.EMAIL}
+from notifier.vocabulary import (
+    CHANNEL_CONTACT,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    Event,
+    Reason,
+    Status,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
     contacts: tuple[ContactPoint, ...]  # oldest first
     opted_out: frozenset[tuple[str, str]]  # (channel, address)
-    locale: str
+    locale: Language
     tz: ZoneInfo
 
 
@@ -26,13 +36,29 @@ class Recipient:
 class Intent:
     """One outbox row to write: pending, or recorded as suppressed with the reason."""
 
-    channel: str
-    purpose: str
+    channel: Channel
+    purpose: Purpose
     template: str
-    locale: str
+    locale: Language
     recipient: str
     due_at: datetime
     suppressed: str | None = None
+
+
+def first_usable(
+    contacts: Sequence[ContactPoint],
+    kind: ContactKind,
+    channel: Channel,
+    opted_out: Collection[tuple[str, str]],
+) -> ContactPoint | None:
+    """The newest valid contact of this kind that has not opted out of this channel.
+
+    `contacts` are oldest first, as stored: a recipient's latest number or address wins.
+    """
+    for contact in reversed(contacts):
+        if contact.kind is kind and contact.valid and (channel, contact.value) not in opted_out:
+            return contact
+    return None
 
 
 def effective_rule(settings: Settings, status: Status, reason: Reason | None) -> Rule | None:
@@ -79,20 +105,20 @@ def decide(
         return intents
     channel, address = chosen
 
-    def intent(purpose: str, template: str, not_before: datetime) -> Intent:
+    def intent(purpose: Purpose, template: str, not_before: datetime) -> Intent:
         due = _due(not_before, recipient, settings)
         return Intent(channel, purpose, template, recipient.locale, address, due)
 
     intents.append(intent(rule.purpose, rule.template, now + timedelta(minutes=rule.delay_minutes)))
     reminder_at = _reminder_time(rule, event, recipient, settings, now)
     if reminder_at is not None and rule.reminder_template:
-        intents.append(intent(f"{rule.purpose}_reminder", rule.reminder_template, reminder_at))
+        intents.append(intent(rule.purpose.reminder, rule.reminder_template, reminder_at))
     return intents
 
 
 def _choose_channel(
     rule: Rule, recipient: Recipient, now: datetime
-) -> tuple[tuple[str, str] | None, list[Intent]]:
+) -> tuple[tuple[Channel, str] | None, list[Intent]]:
     """The first channel in the rule's order with a usable address.
 
     Unusable addresses met on the way are recorded as suppressed, so ops can see why
@@ -101,10 +127,10 @@ def _choose_channel(
     skipped: list[Intent] = []
     for channel in rule.channels:
         kind = CHANNEL_CONTACT[channel]
+        usable = first_usable(recipient.contacts, kind, channel, recipient.opted_out)
+        if usable is not None:
+            return (channel, usable.value), skipped
         candidates = [c for c in reversed(recipient.contacts) if c.kind is kind]
-        for contact in candidates:
-            if contact.valid and (channel, contact.value) not in recipient.opted_out:
-                return (channel, contact.value), skipped
         if candidates:
             newest = candidates[0]
             why = (

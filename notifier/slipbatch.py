@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Select, select
 
 from notifier.config import Settings
-from notifier.ingest import EVENTS, SHIPMENTS
-from notifier.links import LINKS, link_from_row
-from notifier.messages import choose_locale, facts_on_shipment
+from notifier.links import link_from_row, live
+from notifier.locales import language_for
+from notifier.messages import facts_on_shipment
+from notifier.shipments import ShipmentRecord
 from notifier.slips import Slip
+from notifier.tables import EVENTS, LINKS, SHIPMENT_FACTS, SHIPMENTS
 from notifier.vocabulary import Status
 
 
@@ -22,22 +24,11 @@ def _query(now: datetime) -> Select[Any]:
             LINKS,
             EVENTS.c.reason.label("event_reason"),
             EVENTS.c.occurred_at.label("event_occurred_at"),
-            SHIPMENTS.c.tracking_number,
-            SHIPMENTS.c.carrier,
-            SHIPMENTS.c.recipient_name,
-            SHIPMENTS.c.recipient_locale,
-            SHIPMENTS.c.sender_name,
-            SHIPMENTS.c.depot,
-            SHIPMENTS.c.route_stop,
-            SHIPMENTS.c.next_attempt_date,
-            SHIPMENTS.c.next_attempt_window,
-            SHIPMENTS.c.held_until,
-            SHIPMENTS.c.pickup_point,
-            SHIPMENTS.c.estimated_delivery,
+            *SHIPMENT_FACTS,
         )
         .join(EVENTS, EVENTS.c.id == LINKS.c.status_event_id)
         .join(SHIPMENTS, SHIPMENTS.c.id == LINKS.c.shipment_id)
-        .where(LINKS.c.revoked_at.is_(None), LINKS.c.expires_at > now)
+        .where(live(now))
     )
 
 
@@ -89,8 +80,9 @@ def shipment_slip(
 
 def _slip(row: Any, key: bytes, settings: Settings) -> Slip:
     link = link_from_row(row, key, settings)
+    shipment = ShipmentRecord.from_mapping(row._mapping, id_key="shipment_id")
     facts = facts_on_shipment(
-        row._mapping,
+        shipment,
         status=Status.DELIVERY_ATTEMPTED,
         reason=row.event_reason,
         occurred_at=row.event_occurred_at,
@@ -99,6 +91,6 @@ def _slip(row: Any, key: bytes, settings: Settings) -> Slip:
     )
     return Slip(
         facts=facts,
-        locale=choose_locale(row.recipient_locale, settings),
+        locale=language_for(shipment.recipient_locale, settings.company.default_locale),
         second_locale=settings.slips.second_locale,
     )

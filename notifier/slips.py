@@ -15,7 +15,8 @@ from markupsafe import Markup
 
 from notifier.config import Settings
 from notifier.errors import ExternalResourceError, TemplateMissingError
-from notifier.messages import MessageFacts, build_context, choose_locale
+from notifier.locales import language_for, parse_language
+from notifier.messages import ParcelFacts, build_context
 from notifier.qrsvg import build_qr_svg
 from notifier.render import build_environment
 
@@ -42,7 +43,7 @@ _GUESS_LINES = (26.0, 28.0, 30.0, 45.0)
 class Slip:
     """One missed delivery to print."""
 
-    facts: MessageFacts  # status DELIVERY_ATTEMPTED; rebooking_url and short_code usually set
+    facts: ParcelFacts  # status DELIVERY_ATTEMPTED; rebooking_url and short_code usually set
     locale: str  # the recipient's language, printed first
     second_locale: str | None = None  # an optional second block; skipped when equal to locale
 
@@ -194,10 +195,10 @@ def _prepare(
     size_mm = settings.slips.qr_size_mm
     prepared = []
     for index, slip in enumerate(slips):
-        first = choose_locale(slip.locale, settings)
+        first = language_for(slip.locale, settings.company.default_locale)
         locales = [first]
-        second = slip.second_locale
-        if second and second != first and choose_locale(second, settings) == second:
+        second = parse_language(slip.second_locale)
+        if second is not None and second != first:
             locales.append(second)
         blocks = [
             {"locale": loc, "c": _context(slip.facts, settings=settings, locale=loc, now=now)}
@@ -212,7 +213,7 @@ def _prepare(
 
 
 def _context(
-    facts: MessageFacts, *, settings: Settings, locale: str, now: datetime
+    facts: ParcelFacts, *, settings: Settings, locale: str, now: datetime
 ) -> dict[str, Any]:
     context = build_context(facts, settings=settings, locale=locale, now=now)
     code = facts.short_code or ""

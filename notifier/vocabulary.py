@@ -1,4 +1,5 @@
-"""The normalised vocabulary (design section 4): statuses, reasons and the native event."""
+"""The normalised vocabulary (design sections 4, 6, 7, 9): statuses, reasons, channels,
+rebooking options, outbox states and the native event."""
 
 from __future__ import annotations
 
@@ -48,12 +49,46 @@ REASON_BY_VALUE = {reason.value: reason for reason in Reason}
 TERMINAL_STATUSES = frozenset({Status.DELIVERED, Status.RETURNING, Status.CANCELLED})
 
 
+class Channel(StrEnum):
+    """How a message reaches its recipient."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class RebookOption(StrEnum):
+    """What a recipient may choose instead of the next attempt (design section 9)."""
+
+    SLOT = "slot"
+    PICKUP = "pickup"
+    NEIGHBOUR = "neighbour"
+    SAFE_PLACE = "safe_place"
+    CALLBACK = "callback"
+    DISPUTE = "dispute"
+
+
+class OutboxState(StrEnum):
+    """Life of an outbox row (design section 7)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    DEAD = "dead"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+
+
 class ContactKind(StrEnum):
     PHONE = "PHONE"
     EMAIL = "EMAIL"
 
 
 KIND_BY_VALUE = {kind.value: kind for kind in ContactKind}
+# The kind of address each channel sends to.
+CHANNEL_CONTACT = {Channel.SMS: ContactKind.PHONE, Channel.EMAIL: ContactKind.EMAIL}
 
 
 @dataclass(frozen=True, slots=True)

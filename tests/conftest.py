@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from notifier import schema
-from notifier.config import Settings, settings_from_data
+from notifier.config import Settings
+from notifier.config.loading import settings_from_data
 from notifier.db import make_engine
 
 # Provider servers (SMTP, Prism, our fake Twilio) live in their own module.

@@ -1,9 +1,11 @@
-"""What every channel takes and gives back: OutgoingMessage in, SendResult out."""
+"""What every transport takes and gives back: OutgoingMessage in, SendResult out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+
+from notifier.vocabulary import Channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,7 +13,7 @@ class OutgoingMessage:
     """One rendered message, ready for its channel; channels never touch the database."""
 
     outbox_id: int
-    channel: str  # "sms" or "email"
+    channel: Channel
     recipient: str  # E.164 phone number, or email address
     body: str  # SMS text, or the email's plain-text part
     locale: str
@@ -28,8 +30,11 @@ class SendResult:
     provider_status: str | None = None  # e.g. Twilio's "queued"
 
 
-class Channel(Protocol):
-    """A way to reach a recipient. Raises TemporaryChannelError or PermanentChannelError."""
+class Transport(Protocol):
+    """What carries one channel's messages (Twilio, SMTP, the console).
+
+    Raises TemporaryChannelError or PermanentChannelError.
+    """
 
     name: str
 

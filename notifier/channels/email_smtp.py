@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from notifier.channels.base import OutgoingMessage, SendResult
-from notifier.config import EmailChannel
+from notifier.config.settings import EmailChannel
 from notifier.errors import PermanentChannelError, TemporaryChannelError
 
 

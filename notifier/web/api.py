@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from notifier.checking import Incoming, ItemResult
 from notifier.config import Settings
 from notifier.errors import RequestTooLargeError
-from notifier.ingest import Incoming, ItemResult, Summary, ingest, payload_text
+from notifier.ingest import Summary, ingest, payload_text
 
 router = APIRouter(prefix="/api/v1")
 

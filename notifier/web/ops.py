@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse, Response
 from notifier.bookinglist import build_csv, build_json, depot_bookings
 from notifier.config import Settings
 from notifier.db import read_transaction
-from notifier.links import secret_key
 
 router = APIRouter(prefix="/ops", include_in_schema=False)
 
@@ -79,7 +78,7 @@ def slips_pdf(
     now = datetime.now(UTC)
     with read_transaction(request.app.state.engine) as connection:
         found = day_slips(
-            connection, day=day, depot=depot, key=secret_key(settings), settings=settings, now=now
+            connection, day=day, depot=depot, key=settings.link_key, settings=settings, now=now
         )
     if not found:
         where = f" at depot {depot}" if depot else ""

@@ -21,9 +21,11 @@ import uvicorn
 from sqlalchemy import Engine, select
 
 from notifier import links, schema
+from notifier.checking import Incoming
 from notifier.config import Settings
 from notifier.db import make_engine, read_transaction
-from notifier.ingest import SHIPMENTS, Incoming, ingest
+from notifier.ingest import ingest
+from notifier.tables import SHIPMENTS
 from notifier.web.app import create_app
 from notifier.web.guards import RateLimiter
 from tests.conftest import BASE_CONFIG, REPO, make_settings, require
@@ -86,7 +88,7 @@ class LiveSite:
         """The parcel's live link token, read from the database (no slip printed)."""
         shipment = self.shipment_id(tracking)
         with read_transaction(self.engine) as connection:
-            key = links.secret_key(self.settings)
+            key = self.settings.link_key
             live = links.live_links(
                 connection, [shipment], key=key, settings=self.settings, now=datetime.now(UTC)
             )

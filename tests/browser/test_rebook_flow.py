@@ -14,11 +14,9 @@ from sqlalchemy import select
 
 from notifier import links
 from notifier.db import read_transaction
-from notifier.ingest import SHIPMENTS
-from notifier.outbox import OUTBOX
-from notifier.rebooking import REBOOKINGS
 from notifier.slipbatch import shipment_slip
 from notifier.slips import render_slips_pdf
+from notifier.tables import OUTBOX, REBOOKINGS, SHIPMENTS
 from tests.browser.conftest import LiveSite
 from tests.pdftools import need_tools, qr_codes
 
@@ -50,7 +48,7 @@ def slip_url(site: LiveSite, tracking: str, tmp_path: Path) -> str:
     need_tools()
     now = datetime.now(UTC)
     with read_transaction(site.engine) as connection:
-        key = links.secret_key(site.settings)
+        key = site.settings.link_key
         slip = shipment_slip(connection, tracking, key=key, settings=site.settings, now=now)
     assert slip is not None
     pdf = tmp_path / "slip.pdf"
@@ -72,7 +70,7 @@ def confirmations(site: LiveSite, tracking: str) -> list[Any]:
     with read_transaction(site.engine) as connection:
         query = select(OUTBOX).where(
             OUTBOX.c.shipment_id == site.shipment_id(tracking),
-            OUTBOX.c.purpose.like("rebooked:%"),
+            OUTBOX.c.purpose == "rebooking_confirmed",
         )
         return list(connection.execute(query))
 
@@ -89,7 +87,7 @@ def assert_slot_booked(site: LiveSite, page: Any, tracking: str, value: str, lan
     row = booking(site, tracking)
     assert (row.kind, str(row.day), row.window, row.locale) == ("slot", day, window, lang)
     (message,) = confirmations(site, tracking)
-    assert message.purpose == f"rebooked:{row.id}"
+    assert (message.purpose, message.rebooking_id) == ("rebooking_confirmed", row.id)
     assert message.locale == lang
 
 
@@ -167,7 +165,7 @@ def test_each_options_form_has_no_axe_violations(
 
 def tracking_of(site: LiveSite, token: str) -> str:
     now = datetime.now(UTC)
-    key = links.secret_key(site.settings)
+    key = site.settings.link_key
     with read_transaction(site.engine) as connection:
         link = links.resolve_token(connection, token, key=key, settings=site.settings, now=now)
         assert link is not None

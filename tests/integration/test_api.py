@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from notifier.models import ContactPoint, OutboxMessage, Shipment, StatusEvent
+from notifier.models import ContactPointRow, OutboxRow, ShipmentRow, StatusEventRow
 from notifier.web.api import MAX_EVENTS_PER_REQUEST
 from tests.conftest import EventFactory
 from tests.integration.conftest import API_KEY, AUTH, JSON, ClientFactory, post_events, rows
@@ -32,7 +32,7 @@ def fields(result: dict[str, Any]) -> list[str]:
 
 
 def stored_ids(engine: Engine) -> list[str]:
-    return sorted(row["event_id"] for row in rows(engine, StatusEvent))
+    return sorted(row["event_id"] for row in rows(engine, StatusEventRow))
 
 
 # Storing: one event, its duplicate, and what lands in the tables.
@@ -54,12 +54,12 @@ def test_one_event_is_stored_then_recognised_as_a_duplicate(
         "unknown_statuses": 0,
         "results": [{"index": 0, "event_id": event["event_id"], "result": "stored"}],
     }
-    (stored,) = rows(engine, StatusEvent)
+    (stored,) = rows(engine, StatusEventRow)
     assert (stored["source"], stored["event_id"]) == ("tms", event["event_id"])
     assert (stored["status"], stored["raw_status"]) == ("OUT_FOR_DELIVERY", "OUT_FOR_DELIVERY")
     assert stored["occurred_at"] == datetime(2026, 11, 22, 9, 49, tzinfo=UTC)
     assert json.loads(stored["payload"]) == event
-    (shipment,) = rows(engine, Shipment)
+    (shipment,) = rows(engine, ShipmentRow)
     assert (shipment["carrier"], shipment["tracking_number"]) == ("rapido", "RP123456789IT")
     assert shipment["status"] == "OUT_FOR_DELIVERY"
     assert stored["shipment_id"] == shipment["id"]
@@ -71,7 +71,7 @@ def test_one_event_is_stored_then_recognised_as_a_duplicate(
         {"index": 0, "event_id": event["event_id"], "result": "duplicate"}
     ]
     assert (again.json()["stored"], again.json()["duplicates"]) == (0, 1)
-    assert len(rows(engine, StatusEvent)) == 1
+    assert len(rows(engine, StatusEventRow)) == 1
 
 
 def test_an_array_is_stored_and_the_same_event_twice_in_it_is_one_event(
@@ -86,7 +86,7 @@ def test_an_array_is_stored_and_the_same_event_twice_in_it_is_one_event(
         (first["event_id"], "duplicate"),
     ]
     assert stored_ids(engine) == sorted([first["event_id"], second["event_id"]])
-    assert [s["status"] for s in rows(engine, Shipment)] == ["IN_TRANSIT"]
+    assert [s["status"] for s in rows(engine, ShipmentRow)] == ["IN_TRANSIT"]
 
 
 def test_good_events_are_kept_beside_bad_ones_each_named(
@@ -173,7 +173,7 @@ def test_each_bad_field_is_named_with_the_reason(
     assert field in fields(result)
     (error,) = [e for e in result["errors"] if e["field"] == field]
     assert reason in error["reason"]
-    assert rows(sqlite_engine, StatusEvent) == []
+    assert rows(sqlite_engine, StatusEventRow) == []
 
 
 def test_every_bad_field_of_one_event_is_reported_at_once(
@@ -204,7 +204,7 @@ def test_everything_rejected_is_422_with_every_reason(
     body = response.json()
     assert (body["stored"], body["rejected"]) == (0, 3)
     assert [fields(r) for r in body["results"]] == [["status"], ["-"], ["occurred_at"]]
-    assert rows(sqlite_engine, StatusEvent) == []
+    assert rows(sqlite_engine, StatusEventRow) == []
 
 
 def test_an_unknown_status_is_stored_and_counted(
@@ -213,7 +213,7 @@ def test_an_unknown_status_is_stored_and_counted(
     response = post_events(make_client(sqlite_engine), make_event(status="LOST_IN_SPACE"))
     assert response.status_code == 200
     assert (response.json()["stored"], response.json()["unknown_statuses"]) == (1, 1)
-    (stored,) = rows(sqlite_engine, StatusEvent)
+    (stored,) = rows(sqlite_engine, StatusEventRow)
     assert (stored["status"], stored["raw_status"]) == ("UNKNOWN", "LOST_IN_SPACE")
 
 
@@ -224,7 +224,7 @@ def test_a_lone_surrogate_in_an_extra_field_is_kept_escaped_in_the_payload(
     body = event.replace("caffè", "\\ud800 caffè").encode()
     response = make_client(engine).post("/api/v1/events", content=body, headers={**AUTH, **JSON})
     assert response.status_code == 200
-    (stored,) = rows(engine, StatusEvent)
+    (stored,) = rows(engine, StatusEventRow)
     assert json.loads(stored["payload"])["note"] == "\ud800 caffè"
 
 
@@ -240,13 +240,13 @@ def test_an_older_event_arriving_later_does_not_move_the_status_back(
     assert post_events(client, delivered).json()["stored"] == 1
     assert post_events(client, late).json()["stored"] == 1
 
-    (shipment,) = rows(engine, Shipment)
+    (shipment,) = rows(engine, ShipmentRow)
     assert shipment["status"] == "DELIVERED"
     assert shipment["status_occurred_at"] == datetime.fromisoformat(delivered["occurred_at"])
     assert stored_ids(engine) == sorted([delivered["event_id"], late["event_id"]])
     # Nothing about the earlier state is sent after DELIVERED (design section 4).
-    events = {row["event_id"]: row["id"] for row in rows(engine, StatusEvent)}
-    messages = rows(engine, OutboxMessage)
+    events = {row["event_id"]: row["id"] for row in rows(engine, StatusEventRow)}
+    messages = rows(engine, OutboxRow)
     assert {m["status_event_id"] for m in messages} == {events[delivered["event_id"]]}
 
 
@@ -262,7 +262,7 @@ def test_an_invalid_phone_is_kept_as_invalid_and_the_event_stored(
 
     assert response.status_code == 200
     assert response.json()["stored"] == 1
-    contacts = {c["kind"]: c for c in rows(engine, ContactPoint)}
+    contacts = {c["kind"]: c for c in rows(engine, ContactPointRow)}
     assert (contacts["PHONE"]["value"], contacts["PHONE"]["valid"]) == ("12345", False)
     assert contacts["PHONE"]["invalid_reason"]
     assert (contacts["EMAIL"]["value"], contacts["EMAIL"]["valid"]) == (
@@ -270,7 +270,7 @@ def test_an_invalid_phone_is_kept_as_invalid_and_the_event_stored(
         True,
     )
     # The SMS is recorded as suppressed with the reason; the email still goes.
-    messages = {m["channel"]: m for m in rows(engine, OutboxMessage)}
+    messages = {m["channel"]: m for m in rows(engine, OutboxRow)}
     assert messages["sms"]["state"] == "suppressed"
     assert contacts["PHONE"]["invalid_reason"] in messages["sms"]["last_error"]
     assert messages["email"]["state"] == "pending"
@@ -335,8 +335,8 @@ def test_an_unexpected_failure_is_a_bare_500_logged_without_the_input(
     assert "ingest.py" in logged  # where it failed is still there for whoever debugs it
     assert [value for value in PERSONAL_STRINGS if value in logged] == []
     # Not acknowledged, so not kept: the whole batch was rolled back.
-    assert rows(engine, StatusEvent) == []
-    assert rows(engine, Shipment) == []
+    assert rows(engine, StatusEventRow) == []
+    assert rows(engine, ShipmentRow) == []
 
 
 @pytest.mark.parametrize(
@@ -396,7 +396,7 @@ def test_without_a_configured_key_the_api_is_off_and_stores_nothing(
     response = post_events(client, make_event())
     assert response.status_code == 503
     assert "NOTIFIER_API_KEY" in response.json()["error"]
-    assert rows(sqlite_engine, StatusEvent) == []
+    assert rows(sqlite_engine, StatusEventRow) == []
 
 
 @pytest.mark.parametrize(
@@ -438,7 +438,7 @@ def test_a_missing_or_wrong_key_is_401_and_stores_nothing(
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert "Bearer" in response.json()["error"]
-    assert rows(sqlite_engine, StatusEvent) == []
+    assert rows(sqlite_engine, StatusEventRow) == []
 
 
 def test_the_key_is_checked_before_the_body_is_read(
@@ -480,7 +480,7 @@ def test_a_declared_length_over_the_limit_is_413_and_at_the_limit_is_read(
     over = client.post("/api/v1/events", content=padded(make_event, 2049), headers={**AUTH, **JSON})
     assert over.status_code == 413
     assert "2048" in over.json()["error"]
-    assert rows(sqlite_engine, StatusEvent) == []
+    assert rows(sqlite_engine, StatusEventRow) == []
 
     at_limit = client.post(
         "/api/v1/events", content=padded(make_event, 2048), headers={**AUTH, **JSON}
@@ -511,7 +511,7 @@ def test_a_chunked_body_without_a_length_is_cut_off_at_the_limit(
     assert sent[-1].get("transfer-encoding") == "chunked"
     assert "content-length" not in sent[-1]
     assert over.status_code == 413
-    assert rows(sqlite_engine, StatusEvent) == []
+    assert rows(sqlite_engine, StatusEventRow) == []
 
     under = client.post(
         "/api/v1/events", content=chunks(padded(make_event, 1500)), headers={**AUTH, **JSON}
@@ -528,12 +528,12 @@ def test_more_than_the_maximum_number_of_events_is_413(
     too_many = post_events(client, events)
     assert too_many.status_code == 413
     assert str(MAX_EVENTS_PER_REQUEST) in too_many.json()["error"]
-    assert rows(sqlite_engine, StatusEvent) == []
+    assert rows(sqlite_engine, StatusEventRow) == []
 
     exactly = post_events(client, events[:MAX_EVENTS_PER_REQUEST])
     assert exactly.status_code == 200
     assert exactly.json()["stored"] == MAX_EVENTS_PER_REQUEST
-    assert len(rows(sqlite_engine, StatusEvent)) == MAX_EVENTS_PER_REQUEST
+    assert len(rows(sqlite_engine, StatusEventRow)) == MAX_EVENTS_PER_REQUEST
 
 
 # Malformed requests: a clear 4xx, never a 500.
@@ -565,7 +565,7 @@ def test_only_json_is_accepted(
     assert response.status_code == status
     if status == 415:
         assert "application/json" in response.json()["error"]
-        assert rows(sqlite_engine, StatusEvent) == []
+        assert rows(sqlite_engine, StatusEventRow) == []
 
 
 @pytest.mark.parametrize(

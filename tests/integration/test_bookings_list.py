@@ -15,11 +15,14 @@ from typer.testing import CliRunner
 
 from notifier import links, rebooking
 from notifier.bookinglist import FIELDS, build_csv, depot_bookings
+from notifier.checking import Incoming
+from notifier.choices import Choice
 from notifier.cli import app
 from notifier.config import Settings
 from notifier.db import read_transaction, write_transaction
-from notifier.ingest import SHIPMENTS, Incoming, ingest
-from notifier.rebooking import Choice
+from notifier.ingest import ingest
+from notifier.shipments import ShipmentRecord
+from notifier.tables import SHIPMENTS
 from tests.conftest import EventFactory, make_settings
 from tests.integration.conftest import ClientFactory
 
@@ -60,10 +63,12 @@ class Depot:
     def choose(self, tracking: str, choice: Choice) -> None:
         self.submissions += 1
         with write_transaction(self.engine) as connection:
-            shipment = connection.execute(
-                select(SHIPMENTS).where(SHIPMENTS.c.tracking_number == tracking)
-            ).one()
-            key = links.secret_key(self.settings)
+            shipment = ShipmentRecord.from_mapping(
+                connection.execute(select(SHIPMENTS).where(SHIPMENTS.c.tracking_number == tracking))
+                .one()
+                ._mapping
+            )
+            key = self.settings.link_key
             live = links.live_links(
                 connection, [shipment.id], key=key, settings=self.settings, now=NOW
             )

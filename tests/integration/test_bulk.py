@@ -10,7 +10,7 @@ from sqlalchemy import Engine, insert, select
 from notifier import schema
 from notifier.bulk import Bulk
 from notifier.db import write_transaction
-from notifier.ingest import SHIPMENTS
+from notifier.tables import SHIPMENTS
 
 ROME = timezone(timedelta(hours=1))
 MOMENTS = [

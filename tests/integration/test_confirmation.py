@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from notifier import links, rebooking
+from notifier import choices, links, rebooking
+from notifier.checking import Incoming
+from notifier.choices import Choice
 from notifier.config import Settings
 from notifier.db import read_transaction, write_transaction
 from notifier.dispatch import Dispatcher
-from notifier.ingest import SHIPMENTS, Incoming, ingest
-from notifier.outbox import OUTBOX
-from notifier.rebooking import Choice
+from notifier.ingest import ingest
 from notifier.render import build_environment
+from notifier.shipments import ShipmentRecord
+from notifier.tables import OUTBOX, SHIPMENTS
 from tests.conftest import EventFactory, make_settings
 from tests.integration.test_links import Recording
 
@@ -46,10 +48,10 @@ def missed(make_event: EventFactory, **changes: Any) -> dict[str, Any]:
 
 def book(
     engine: Engine, settings: Settings, choice: Choice, submission: str = "form"
-) -> tuple[rebooking.Booked, links.Link]:
+) -> tuple[choices.Booked, links.Link]:
     with write_transaction(engine) as connection:
-        shipment = connection.execute(select(SHIPMENTS)).one()
-        key = links.secret_key(settings)
+        shipment = ShipmentRecord.from_mapping(connection.execute(select(SHIPMENTS)).one()._mapping)
+        key = settings.link_key
         live = links.live_links(connection, [shipment.id], key=key, settings=settings, now=NOW)
         link = live[shipment.id]
         booked = rebooking.book(
@@ -79,7 +81,9 @@ def dispatch(engine: Engine, settings: Settings) -> tuple[Recording, Recording, 
 
 def confirmations(engine: Engine) -> list[dict[str, Any]]:
     with read_transaction(engine) as connection:
-        query = select(OUTBOX).where(OUTBOX.c.purpose.like("rebooked:%")).order_by(OUTBOX.c.id)
+        query = (
+            select(OUTBOX).where(OUTBOX.c.purpose == "rebooking_confirmed").order_by(OUTBOX.c.id)
+        )
         return [dict(row) for row in connection.execute(query).mappings()]
 
 
@@ -97,7 +101,7 @@ def test_a_booked_slot_is_confirmed_by_sms_in_italian(
     assert link.url in message.body
     assert "+39 02 1234 5678" in message.body
     (row,) = confirmations(engine)
-    assert row["purpose"] == f"rebooked:{booked.id}"
+    assert (row["purpose"], row["rebooking_id"]) == ("rebooking_confirmed", booked.id)
     assert (row["state"], row["encoding"], row["body"]) == ("sent", "GSM-7", message.body)
     assert row["segments"] <= 2
 
@@ -159,12 +163,12 @@ def test_a_choice_changed_before_the_tick_sends_only_the_newer_confirmation(
     second, _ = book(engine, settings, Choice(kind="safe_place", instructions="garage"), "b")
     sms, _, _ = dispatch(engine, settings)
     older, newer = confirmations(engine)
-    assert older["purpose"] == f"rebooked:{first.id}"
+    assert (older["purpose"], older["rebooking_id"]) == ("rebooking_confirmed", first.id)
     assert (older["state"], older["last_error"]) == (
         "cancelled",
         "stale: the recipient has since made another choice",
     )
-    assert newer["purpose"] == f"rebooked:{second.id}"
+    assert (newer["purpose"], newer["rebooking_id"]) == ("rebooking_confirmed", second.id)
     assert newer["state"] == "sent"
     assert not any("09:00-13:00" in m.body for m in sms.sent)
     assert any("nel luogo che ha indicato" in m.body for m in sms.sent)

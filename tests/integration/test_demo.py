@@ -8,7 +8,7 @@ from sqlalchemy import Engine, func, select
 
 from notifier.cli import _local_rebooking
 from notifier.demo import SCRIPT, DemoFeed, demo_events
-from notifier.models import OutboxMessage, StatusEvent
+from notifier.models import OutboxRow, StatusEventRow
 from tests.conftest import make_settings
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -27,11 +27,11 @@ def test_events_arrive_on_schedule_and_only_once(engine: Engine) -> None:
     assert feed.feed(START + timedelta(seconds=45)) == 4
     assert feed.feed(START + timedelta(minutes=10)) == len(SCRIPT) - 5
     assert feed.done
-    assert count(engine, StatusEvent) == len(SCRIPT)
-    assert count(engine, OutboxMessage) > 0
+    assert count(engine, StatusEventRow) == len(SCRIPT)
+    assert count(engine, OutboxRow) > 0
     again = DemoFeed(engine, settings, demo_events(START, {}))  # a restart the same day
     again.feed(START + timedelta(minutes=10))
-    assert count(engine, StatusEvent) == len(SCRIPT)
+    assert count(engine, StatusEventRow) == len(SCRIPT)
 
 
 def test_demo_messages_can_be_sent_to_the_developer() -> None:

@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
+from notifier.checking import Incoming, Outcome
 from notifier.config import Settings
-from notifier.ingest import Incoming, Outcome, ingest
-from notifier.models import OutboxMessage
+from notifier.ingest import ingest
+from notifier.models import OutboxRow
 from tests.conftest import EventFactory, make_settings
 
 ROME = ZoneInfo("Europe/Rome")
@@ -33,7 +34,7 @@ def store(
 
 def outbox_rows(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as connection:
-        query = select(OutboxMessage).order_by(OutboxMessage.id)  # type: ignore[arg-type]
+        query = select(OutboxRow).order_by(OutboxRow.id)  # type: ignore[arg-type]
         return [dict(row) for row in connection.execute(query).mappings()]
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
-from notifier.ingest import Incoming, Outcome, ingest
-from notifier.models import ContactPoint, Shipment, StatusEvent
+from notifier.checking import Incoming, Outcome
+from notifier.ingest import ingest
+from notifier.models import ContactPointRow, ShipmentRow, StatusEventRow
 from tests.conftest import NOW, EventFactory, make_settings
 from tests.integration.events import final_statuses, histories
 
@@ -30,7 +31,7 @@ def run(engine: Engine, payloads: list[Any], batch_size: int = 100) -> list[Outc
 
 def statuses(engine: Engine) -> dict[str, str]:
     with engine.connect() as connection:
-        rows = connection.execute(select(Shipment.tracking_number, Shipment.status))  # type: ignore[call-overload]
+        rows = connection.execute(select(ShipmentRow.tracking_number, ShipmentRow.status))  # type: ignore[call-overload]
         return dict(rows.all())
 
 
@@ -44,15 +45,15 @@ def test_shuffled_histories_end_at_each_shipments_newest_status(engine: Engine) 
     outcomes = run(engine, events, batch_size=37)  # batches split shipments' histories
     assert outcomes == [Outcome.STORED] * len(events)
     assert statuses(engine) == final_statuses(events)
-    assert count(engine, StatusEvent) == len(events)
+    assert count(engine, StatusEventRow) == len(events)
 
 
 def test_the_same_events_again_store_nothing(engine: Engine) -> None:
     events = histories(40)
     run(engine, events)
     assert run(engine, events) == [Outcome.DUPLICATE] * len(events)
-    assert count(engine, StatusEvent) == len(events)
-    assert count(engine, Shipment) == 40
+    assert count(engine, StatusEventRow) == len(events)
+    assert count(engine, ShipmentRow) == 40
 
 
 def test_a_duplicate_inside_one_batch_is_stored_once(
@@ -60,7 +61,7 @@ def test_a_duplicate_inside_one_batch_is_stored_once(
 ) -> None:
     event = make_event()
     assert run(engine, [event, dict(event)]) == [Outcome.STORED, Outcome.DUPLICATE]
-    assert count(engine, StatusEvent) == 1
+    assert count(engine, StatusEventRow) == 1
 
 
 def test_the_same_event_id_from_another_source_is_another_event(
@@ -75,7 +76,7 @@ def test_the_raw_payload_and_status_code_are_kept(engine: Engine, make_event: Ev
     event = make_event(status="Handed to a neighbour", custom_field={"x": 1})
     run(engine, [event])
     with engine.connect() as connection:
-        row = connection.execute(select(StatusEvent)).mappings().one()  # type: ignore[call-overload]
+        row = connection.execute(select(StatusEventRow)).mappings().one()  # type: ignore[call-overload]
     assert row["status"] == "UNKNOWN"
     assert row["raw_status"] == "Handed to a neighbour"
     assert json.loads(row["payload"]) == event
@@ -95,7 +96,7 @@ def test_rejected_events_do_not_stop_the_good_ones_beside_them(
         Outcome.REJECTED,
         Outcome.STORED,
     ]
-    assert count(engine, StatusEvent) == 3
+    assert count(engine, StatusEventRow) == 3
 
 
 def test_contacts_are_normalised_and_invalid_ones_kept_with_the_reason(
@@ -112,11 +113,11 @@ def test_contacts_are_normalised_and_invalid_ones_kept_with_the_reason(
     with engine.connect() as connection:
         rows = connection.execute(
             select(
-                ContactPoint.kind,  # type: ignore[call-overload]
-                ContactPoint.value,
-                ContactPoint.valid,
-                ContactPoint.invalid_reason,
-            ).order_by(ContactPoint.id)
+                ContactPointRow.kind,  # type: ignore[call-overload]
+                ContactPointRow.value,
+                ContactPointRow.valid,
+                ContactPointRow.invalid_reason,
+            ).order_by(ContactPointRow.id)
         ).all()
     assert [(r.kind, r.value, r.valid) for r in rows] == [
         ("PHONE", "+393331234567", True),
@@ -135,7 +136,7 @@ def test_a_recycled_tracking_number_opens_a_new_shipment(
     run(engine, [make_event(status="CREATED", occurred_at="2026-11-20T10:00:00+01:00")])
     with engine.connect() as connection:
         rows = connection.execute(
-            select(Shipment.generation, Shipment.status).order_by(Shipment.generation)  # type: ignore[call-overload]
+            select(ShipmentRow.generation, ShipmentRow.status).order_by(ShipmentRow.generation)  # type: ignore[call-overload]
         ).all()
     assert [tuple(r) for r in rows] == [(1, "DELIVERED"), (2, "CREATED")]
 
@@ -155,7 +156,7 @@ def test_facts_of_the_newest_event_are_on_the_shipment(
         ],
     )
     with engine.connect() as connection:
-        row = connection.execute(select(Shipment)).mappings().one()  # type: ignore[call-overload]
+        row = connection.execute(select(ShipmentRow)).mappings().one()  # type: ignore[call-overload]
     assert row["status"] == "DELIVERY_ATTEMPTED"
     assert row["reason"] == "RECIPIENT_ABSENT"
     assert row["route_stop"] == 17
@@ -185,7 +186,7 @@ def test_concurrent_writers_store_each_event_once(engine: Engine) -> None:
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
-    assert count(engine, StatusEvent) == len(events)
+    assert count(engine, StatusEventRow) == len(events)
     assert statuses(engine) == final_statuses(events)
     with engine.connect() as connection:
         duplicated_shipments = connection.execute(
@@ -214,6 +215,6 @@ def test_contacts_stored_by_an_earlier_import_are_not_stored_again(
     assert run(engine, later, batch_size=1) == [Outcome.STORED] * 3
     with engine.connect() as connection:
         rows = connection.execute(
-            select(ContactPoint.kind, ContactPoint.value).order_by(ContactPoint.id)  # type: ignore[call-overload]
+            select(ContactPointRow.kind, ContactPointRow.value).order_by(ContactPointRow.id)  # type: ignore[call-overload]
         ).all()
     assert [tuple(r) for r in rows] == [("PHONE", "+393331234567"), ("EMAIL", "mario@example.it")]

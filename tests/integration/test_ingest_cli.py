@@ -21,7 +21,7 @@ from notifier import paths, schema
 from notifier.cli import app
 from notifier.db import make_engine
 from notifier.filecheck import MIN_PARALLEL_BYTES
-from notifier.models import Shipment, StatusEvent
+from notifier.models import ShipmentRow, StatusEventRow
 from tests.integration.events import as_csv, as_jsonl, final_statuses, histories
 
 runner = CliRunner()
@@ -30,13 +30,15 @@ MALFORMED_LINES = {101, 502, 999}
 
 def statuses(engine: Engine) -> dict[str, str]:
     with engine.connect() as connection:
-        rows = connection.execute(select(Shipment.tracking_number, Shipment.status))  # type: ignore[call-overload]
+        rows = connection.execute(select(ShipmentRow.tracking_number, ShipmentRow.status))  # type: ignore[call-overload]
         return dict(rows.all())
 
 
 def stored(engine: Engine) -> int:
     with engine.connect() as connection:
-        return int(connection.execute(select(func.count()).select_from(StatusEvent)).scalar_one())
+        return int(
+            connection.execute(select(func.count()).select_from(StatusEventRow)).scalar_one()
+        )
 
 
 def ingest(url: str, *args: str) -> tuple[int, str]:

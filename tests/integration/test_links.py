@@ -14,13 +14,14 @@ from sqlalchemy import Engine, select
 
 from notifier import links
 from notifier.channels.base import OutgoingMessage, SendResult
+from notifier.checking import Incoming
 from notifier.config import Settings
 from notifier.dispatch import Dispatcher
 from notifier.errors import SecretKeyMissingError
-from notifier.ingest import Incoming, ingest
-from notifier.links import CODE_ALPHABET, LINKS, Link
-from notifier.outbox import OUTBOX
+from notifier.ingest import ingest
+from notifier.links import CODE_ALPHABET, Link
 from notifier.render import build_environment
+from notifier.tables import LINKS, OUTBOX
 from tests.conftest import EventFactory, make_settings
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -51,13 +52,13 @@ def store(engine: Engine, settings: Settings, *events: dict[str, Any], now: date
 def live(engine: Engine, settings: Settings, now: datetime = NOW) -> dict[int, Link]:
     with engine.connect() as connection:
         ids = [r.shipment_id for r in connection.execute(select(LINKS.c.shipment_id))]
-        key = links.secret_key(settings)
+        key = settings.link_key
         return links.live_links(connection, ids, key=key, settings=settings, now=now)
 
 
 def resolve(engine: Engine, settings: Settings, token: str, now: datetime = NOW) -> Link | None:
     with engine.connect() as connection:
-        key = links.secret_key(settings)
+        key = settings.link_key
         return links.resolve_token(connection, token, key=key, settings=settings, now=now)
 
 
@@ -88,7 +89,7 @@ def test_a_missed_delivery_gets_a_link_that_opens_its_shipment_only(
     assert opened is not None
     assert opened.shipment_id == first.shipment_id
     with engine.connect() as connection:
-        key = links.secret_key(settings)
+        key = settings.link_key
         typed = f"{first.code[:4].lower()} {first.code[4:]}"
         by_code = links.resolve_code(connection, typed, key=key, settings=settings, now=NOW)
     assert by_code is not None
@@ -125,7 +126,7 @@ def test_a_newer_slip_revokes_the_older_link(
     assert new.token != old.token
     assert resolve(engine, settings, old.token, later) is None
     with engine.connect() as connection:
-        key = links.secret_key(settings)
+        key = settings.link_key
         assert (
             links.resolve_code(connection, old.code, key=key, settings=settings, now=later) is None
         )
@@ -195,7 +196,7 @@ def test_short_codes_skip_ones_already_taken(
     engine: Engine, settings: Settings, make_event: EventFactory
 ) -> None:
     store(engine, settings, attempt(make_event))
-    key = links.secret_key(settings)
+    key = settings.link_key
     with engine.begin() as connection:
         row = connection.execute(select(LINKS)).one()
         assert row.code_round == 0
@@ -219,17 +220,20 @@ def test_postgres_without_a_secret_key_is_refused() -> None:
     settings = make_settings(
         "postgresql://postgres@127.0.0.1:5432/none", env={"NOTIFIER_SECRET_KEY": ""}
     )
+    assert settings.secrets.secret_key is None
     with pytest.raises(SecretKeyMissingError, match="NOTIFIER_SECRET_KEY"):
-        links.secret_key(settings)
+        _ = settings.link_key
 
 
 def test_sqlite_without_a_secret_key_keeps_one_beside_the_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'notifier.db'}"
     settings = make_settings(url, env={"NOTIFIER_SECRET_KEY": ""})
-    key = links.secret_key(settings)
+    # Resolved when the settings load: nothing on the core paths reads a file.
     path = tmp_path / "notifier.secret"
+    assert path.exists()
+    key = settings.link_key
     assert path.read_text().strip().encode() == key
     assert len(key) >= 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    links._keys.clear()  # as a restarted process
-    assert links.secret_key(settings) == key
+    # As a restarted process: the same key from the same file.
+    assert make_settings(url, env={"NOTIFIER_SECRET_KEY": ""}).link_key == key

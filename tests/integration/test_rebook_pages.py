@@ -15,9 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from notifier import links
+from notifier.checking import Incoming
+from notifier.choices import offered_days
 from notifier.db import read_transaction, write_transaction
-from notifier.ingest import SHIPMENTS, Incoming, ingest
-from notifier.rebooking import REBOOKINGS, offered_days
+from notifier.ingest import ingest
+from notifier.tables import REBOOKINGS, SHIPMENTS
 from tests.conftest import make_settings
 from tests.integration.conftest import ClientFactory
 
@@ -58,7 +60,7 @@ class Site:
         with read_transaction(self.engine) as connection:
             query = select(SHIPMENTS.c.id).where(SHIPMENTS.c.tracking_number == tracking)
             ids = [r.id for r in connection.execute(query)]
-            key = links.secret_key(self.settings)
+            key = self.settings.link_key
             live = links.live_links(connection, ids, key=key, settings=self.settings, now=self.now)
         (link,) = live.values()
         return link.token
@@ -169,7 +171,7 @@ def test_tampered_expired_and_unknown_links_look_the_same(site: Site, engine: En
 
 def test_the_short_code_form_opens_the_parcel(site: Site) -> None:
     with read_transaction(site.engine) as connection:
-        key = links.secret_key(site.settings)
+        key = site.settings.link_key
         link = links.resolve_token(
             connection, site.token, key=key, settings=site.settings, now=site.now
         )
@@ -260,7 +262,7 @@ def test_fifty_people_booking_one_slot_of_ten_over_http(
 def test_a_locked_choice_is_shown_as_locked_and_cannot_be_changed(site: Site) -> None:
     # A slot booked for today: its cut-off was yesterday evening.
     with read_transaction(site.engine) as connection:
-        key = links.secret_key(site.settings)
+        key = site.settings.link_key
         link = links.resolve_token(
             connection, site.token, key=key, settings=site.settings, now=site.now
         )

@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from notifier import links, rebooking
+from notifier import choices, links, rebooking
+from notifier.checking import Incoming
+from notifier.choices import Choice, SlotFullError
 from notifier.config import Settings
 from notifier.db import read_transaction, write_transaction
-from notifier.ingest import SHIPMENTS, Incoming, ingest
-from notifier.outbox import OUTBOX
-from notifier.rebooking import REBOOKINGS, SLOTS, Choice, SlotFullError
+from notifier.ingest import ingest
+from notifier.shipments import ShipmentRecord
+from notifier.tables import OUTBOX, REBOOKINGS, SHIPMENTS, SLOTS
 from tests.conftest import EventFactory, make_settings
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 in Rome
@@ -47,19 +49,19 @@ def missed(engine: Engine, settings: Settings, make_event: EventFactory, count: 
     list(ingest(engine, items, settings=settings, now=lambda: NOW))
     with read_transaction(engine) as connection:
         ids = [row.id for row in connection.execute(select(SHIPMENTS.c.id))]
-        live = links.live_links(
-            connection, ids, key=links.secret_key(settings), settings=settings, now=NOW
-        )
+        live = links.live_links(connection, ids, key=settings.link_key, settings=settings, now=NOW)
     return list(live.values())
 
 
 def book(
     engine: Engine, settings: Settings, link: links.Link, choice: Choice, submission: str
-) -> rebooking.Booked:
+) -> choices.Booked:
     with write_transaction(engine) as connection:
-        shipment = connection.execute(
-            select(SHIPMENTS).where(SHIPMENTS.c.id == link.shipment_id)
-        ).one()
+        shipment = ShipmentRecord.from_mapping(
+            connection.execute(select(SHIPMENTS).where(SHIPMENTS.c.id == link.shipment_id))
+            .one()
+            ._mapping
+        )
         return rebooking.book(
             connection,
             link=link,
@@ -105,7 +107,9 @@ def test_fifty_bookings_at_once_fill_a_slot_of_ten_exactly(
         assert connection.execute(select(SLOTS.c.booked, SLOTS.c.capacity)).one() == (10, 10)
         assert connection.execute(select(func.count()).select_from(REBOOKINGS)).scalar() == 10
         confirmations = connection.execute(
-            select(func.count()).select_from(OUTBOX).where(OUTBOX.c.purpose.like("rebooked:%"))
+            select(func.count())
+            .select_from(OUTBOX)
+            .where(OUTBOX.c.purpose == "rebooking_confirmed")
         ).scalar()
     assert confirmations == 10
 
@@ -115,8 +119,8 @@ def test_the_same_form_sent_twenty_times_at_once_books_once(
 ) -> None:
     (link,) = missed(engine, settings, make_event, 1)
     results = together(20, lambda _: book(engine, settings, link, TUESDAY_MORNING, "one-form"))
-    assert all(isinstance(r, rebooking.Booked) for r in results), results
-    assert len({r.id for r in results if isinstance(r, rebooking.Booked)}) == 1
+    assert all(isinstance(r, choices.Booked) for r in results), results
+    assert len({r.id for r in results if isinstance(r, choices.Booked)}) == 1
     with read_transaction(engine) as connection:
         assert connection.execute(select(SLOTS.c.booked)).scalar() == 1
         assert connection.execute(select(func.count()).select_from(REBOOKINGS)).scalar() == 1
@@ -149,8 +153,8 @@ def test_a_choice_is_locked_after_the_evening_before(
     book(engine, settings, link, TUESDAY_MORNING, "a")
     late = NOW.replace(hour=18)  # 19:00 in Rome on Monday: Tuesday's cut-off has passed
     with write_transaction(engine) as connection:
-        shipment = connection.execute(select(SHIPMENTS)).one()
-        with pytest.raises(rebooking.ChoiceLockedError):
+        shipment = ShipmentRecord.from_mapping(connection.execute(select(SHIPMENTS)).one()._mapping)
+        with pytest.raises(choices.ChoiceLockedError):
             rebooking.book(
                 connection,
                 link=link,
@@ -170,9 +174,9 @@ def test_only_days_and_windows_on_offer_can_be_booked(
     evening = Choice(kind="slot", day=TUESDAY, window="18:00-20:00")
     today = Choice(kind="slot", day=NOW.date(), window="09:00-13:00")
     for choice in (sunday, evening, today):
-        with pytest.raises(rebooking.ChoiceInvalidError):
+        with pytest.raises(choices.ChoiceInvalidError):
             book(engine, settings, link, choice, f"x-{choice.day}-{choice.window}")
-    offers = rebooking.offered_days(settings, NOW)
+    offers = choices.offered_days(settings, NOW)
     assert offers[0] == TUESDAY
     assert date(2026, 11, 29) not in offers  # Sunday is not a working day
     assert len(offers) == settings.rebooking.days_ahead

@@ -15,10 +15,12 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from notifier import links
+from notifier.checking import Incoming
 from notifier.cli import app
 from notifier.config import Settings
 from notifier.db import read_transaction
-from notifier.ingest import SHIPMENTS, Incoming, ingest
+from notifier.ingest import ingest
+from notifier.tables import SHIPMENTS
 from tests.conftest import make_settings
 from tests.integration.conftest import ClientFactory
 from tests.pdftools import need_tools, page_count, page_text, qr_codes
@@ -70,7 +72,7 @@ class Day:
 
     def urls(self) -> dict[str, str]:
         """The stored live link of each parcel, by tracking number."""
-        key = links.secret_key(self.settings)
+        key = self.settings.link_key
         with read_transaction(self.engine) as connection:
             query = select(SHIPMENTS.c.id, SHIPMENTS.c.tracking_number)
             ids = {row.id: row.tracking_number for row in connection.execute(query)}
@@ -79,7 +81,7 @@ class Day:
 
     def opens(self, url: str) -> str | None:
         """The tracking number of the parcel a scanned URL's token opens."""
-        key = links.secret_key(self.settings)
+        key = self.settings.link_key
         token = url.removeprefix(str(self.settings.company.rebooking_base_url))
         with read_transaction(self.engine) as connection:
             link = links.resolve_token(

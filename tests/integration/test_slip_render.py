@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from notifier.config import Settings
-from notifier.messages import MessageFacts
+from notifier.messages import ParcelFacts
 from notifier.slips import ExternalResourceError, Slip, render_slips_html, render_slips_pdf
 from notifier.vocabulary import Reason, Status
 from tests.conftest import NOW, make_settings, require
@@ -56,7 +56,7 @@ def settings() -> Settings:
     )  # fmt: skip
 
 
-def make_facts(settings: Settings, n: int, **changes: Any) -> MessageFacts:
+def make_facts(settings: Settings, n: int, **changes: Any) -> ParcelFacts:
     base = str(settings.company.rebooking_base_url).rstrip("/")
     fields: dict[str, Any] = {
         "tracking_number": f"RP{n:09d}IT",
@@ -71,7 +71,7 @@ def make_facts(settings: Settings, n: int, **changes: Any) -> MessageFacts:
         "rebooking_url": f"{base}/{secrets.token_urlsafe(16)[:22]}",
         "short_code": "".join(secrets.choice(CODE_ALPHABET) for _ in range(8)),
     }
-    return MessageFacts(**{**fields, **changes})
+    return ParcelFacts(**{**fields, **changes})
 
 
 def batch(settings: Settings) -> list[Slip]:

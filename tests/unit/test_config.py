@@ -9,7 +9,9 @@ from typer.testing import CliRunner
 
 from notifier import paths
 from notifier.cli import app
-from notifier.config import Secrets, find_config_path, load_settings
+from notifier.config import load_settings
+from notifier.config.loading import find_config_path
+from notifier.config.settings import Secrets
 from notifier.errors import ConfigError
 from notifier.vocabulary import Reason, Status
 

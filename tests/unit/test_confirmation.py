@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from notifier.choices import Booked, Choice
 from notifier.config import Settings
-from notifier.messages import MessageFacts, build_context, group_tracking
-from notifier.rebooking import Booked, Choice
+from notifier.messages import ParcelFacts, build_context, group_tracking
 from notifier.render import build_environment, render_message
 from notifier.smstext import sms_encoding
 from tests.conftest import make_settings
@@ -41,7 +41,7 @@ def booked(choice: Choice) -> Booked:
 
 
 def render(
-    settings: Settings, facts: MessageFacts, choice: Choice, locale: str
+    settings: Settings, facts: ParcelFacts, choice: Choice, locale: str
 ) -> tuple[str, str, str, str]:
     env = build_environment(settings)
     context = build_context(
@@ -56,7 +56,7 @@ def render(
 @pytest.mark.parametrize("kind", list(CHOICES))
 @pytest.mark.parametrize("facts", [FULL, MINIMAL], ids=["full", "minimal"])
 def test_every_kind_renders_in_both_languages(
-    settings: Settings, kind: str, locale: str, facts: MessageFacts
+    settings: Settings, kind: str, locale: str, facts: ParcelFacts
 ) -> None:
     sms, subject, body, html = render(settings, facts, CHOICES[kind], locale)
     for text in (sms, subject, body, html):

@@ -9,13 +9,8 @@ import pytest
 
 from notifier.config import Settings
 from notifier.errors import TemplateMissingError
-from notifier.messages import (
-    MessageFacts,
-    build_context,
-    choose_locale,
-    format_hours,
-    group_tracking,
-)
+from notifier.locales import SHIPPED_LANGUAGES, language_for
+from notifier.messages import ParcelFacts, build_context, format_hours, group_tracking
 from notifier.render import build_environment, render_message
 from notifier.smstext import sms_encoding
 from notifier.vocabulary import Reason, Status
@@ -41,7 +36,7 @@ PICKUP = {
     "hours": {d: "07:00-19:30" for d in ("mon", "tue", "wed", "thu", "fri")}
     | {"sat": "07:00-13:00"},
 }
-FULL = MessageFacts(
+FULL = ParcelFacts(
     tracking_number="RP123456789IT",
     carrier="rapido",
     status=Status.DELIVERY_ATTEMPTED,
@@ -58,7 +53,7 @@ FULL = MessageFacts(
     rebooking_url="https://rapido.example/r/Hq3xL0fE6yYbqj2m9k0aBw",
     short_code="K7M4QX2P",
 )
-MINIMAL = MessageFacts(
+MINIMAL = ParcelFacts(
     tracking_number="RP9X",
     carrier="",
     status=Status.DELIVERY_ATTEMPTED,
@@ -77,7 +72,7 @@ def settings() -> Settings:
 @pytest.mark.parametrize("template", TEMPLATES)
 @pytest.mark.parametrize("facts", [FULL, MINIMAL], ids=["full", "minimal"])
 def test_every_template_renders_in_both_languages(
-    settings: Settings, template: str, locale: str, facts: MessageFacts
+    settings: Settings, template: str, locale: str, facts: ParcelFacts
 ) -> None:
     env = build_environment(settings)
     context = build_context(facts, settings=settings, locale=locale, now=NOW)
@@ -131,7 +126,7 @@ def test_english_dates(settings: Settings) -> None:
 
 
 def test_the_html_part_escapes_what_recipients_typed(settings: Settings) -> None:
-    facts = MessageFacts(
+    facts = ParcelFacts(
         tracking_number=FULL.tracking_number,
         carrier="",
         status=Status.DELIVERED,
@@ -181,10 +176,26 @@ def test_a_missing_template_is_named(settings: Settings) -> None:
 
 @pytest.mark.parametrize(
     ("requested", "expected"),
-    [("it", "it"), ("it-IT", "it"), ("EN_gb", "en"), ("de", "it"), (None, "it"), ("", "it")],
+    [
+        ("it", "it"),
+        ("it-IT", "it"),
+        ("EN_gb", "en"),
+        ("en-GB", "en"),
+        ("fr", "it"),
+        ("de", "it"),
+        (None, "it"),
+        ("", "it"),
+    ],
 )
-def test_choose_locale(settings: Settings, requested: str | None, expected: str) -> None:
-    assert choose_locale(requested, settings) == expected
+def test_language_for(settings: Settings, requested: str | None, expected: str) -> None:
+    language = language_for(requested, settings.company.default_locale)
+    assert language == expected
+    assert language in SHIPPED_LANGUAGES
+
+
+@pytest.mark.parametrize(("default", "expected"), [("fr", "en"), ("en-US", "en"), ("it", "it")])
+def test_an_unshipped_default_falls_back_to_english(default: str, expected: str) -> None:
+    assert language_for("de-CH", default) == expected
 
 
 def test_opening_hours_collapse_equal_days(settings: Settings) -> None:

@@ -1,27 +1,19 @@
-"""Settings: the TOML file's shape, its checks, and the secrets read from the environment."""
+"""The TOML file's shape: one pydantic model per section, and the secrets from the environment."""
 
 from __future__ import annotations
 
-import os
-import re
-import tomllib
 from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from babel import Locale, UnknownLocaleError
-from email_validator import EmailNotValidError, validate_email
 from pydantic import (
-    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -29,91 +21,25 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from notifier import paths
-from notifier.errors import ConfigError, ConfigProblem
-from notifier.vocabulary import Reason, Status
-
-# Keys people are tempted to put in the file; the message says where they belong instead.
-SECRET_KEYS = {
-    "account_sid": "TWILIO_ACCOUNT_SID",
-    "auth_token": "TWILIO_AUTH_TOKEN",
-    "password": "NOTIFIER_SMTP_PASSWORD",
-    "smtp_password": "NOTIFIER_SMTP_PASSWORD",
-    "secret_key": "NOTIFIER_SECRET_KEY",
-    "api_key": "NOTIFIER_API_KEY",
-    "api_keys": "NOTIFIER_API_KEY",
-    "ops_password": "NOTIFIER_OPS_PASSWORD",
-}
-
-
-def _check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
-            f"unknown time zone {name!r} (use an IANA name like 'Europe/Rome')"
-        ) from exc
-    return name
-
-
-def _check_locale(tag: str) -> str:
-    try:
-        Locale.parse(tag)
-    except (UnknownLocaleError, ValueError, TypeError) as exc:
-        raise ValueError(f"unknown locale {tag!r} (use a language tag like 'it' or 'en')") from exc
-    return tag
-
-
-def _check_region(code: str) -> str:
-    if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"unknown phone region {code!r} (use an ISO 3166 code like 'IT')")
-    return code.upper()
-
-
-def _check_email(address: str) -> str:
-    try:
-        return validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(f"not a valid email address: {exc}") from exc
-
-
-_HOURS_RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-
-
-def _check_hours(text: str) -> str:
-    """Opening hours of one day: 'closed' or ranges like '08:30-12:30, 14:00-19:30'."""
-    if text.strip().lower() == "closed":
-        return "closed"
-    for part in text.split(","):
-        match = _HOURS_RANGE.match(part.strip())
-        if not match:
-            raise ValueError(f"{text!r} is not 'closed' or ranges like '08:30-12:30, 14:00-19:30'")
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        if not (h1 < 24 and h2 <= 24 and m1 < 60 and m2 < 60 and (h1, m1) < (h2, m2)):
-            raise ValueError(f"{part.strip()!r} is not a valid time range")
-    return ", ".join(p.strip() for p in text.split(","))
-
-
-_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
-
-
-def _check_window(text: str) -> str:
-    """A time window of one day: '09:00-13:00'."""
-    match = _WINDOW.match(text.strip())
-    if not match or match.group(1) + match.group(2) >= match.group(3) + match.group(4):
-        raise ValueError(f"{text!r} is not a time window like '09:00-13:00'")
-    return text.strip()
-
-
-TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
-TimeWindow = Annotated[str, AfterValidator(_check_window)]
-LocaleTag = Annotated[str, AfterValidator(_check_locale)]
-PhoneRegion = Annotated[str, AfterValidator(_check_region)]
-EmailAddress = Annotated[str, AfterValidator(_check_email)]
-DayHours = Annotated[str, AfterValidator(_check_hours)]
-NonEmpty = Annotated[str, Field(min_length=1)]
-ChannelName = Literal["sms", "email"]
-DEFAULT_CHANNELS: tuple[ChannelName, ...] = ("sms", "email")
+from notifier.config.defaults import (
+    DEFAULT_RULES,
+    DEFAULT_SAFE_PLACE_NOTICE,
+    DEFAULT_SLOTS,
+    MON_TO_SAT,
+    Weekday,
+)
+from notifier.config.fields import (
+    DayHours,
+    EmailAddress,
+    LocaleTag,
+    NonEmpty,
+    PhoneRegion,
+    TimeWindow,
+    TimeZoneName,
+)
+from notifier.errors import SecretKeyMissingError
+from notifier.purposes import RULE_PURPOSES, Purpose
+from notifier.vocabulary import Channel, Reason, RebookOption, Status
 
 
 class _Section(BaseModel):
@@ -177,12 +103,9 @@ class Api(_Section):
 
 
 class Web(_Section):
-    # Where notifier itself is reached from outside: Twilio's status callbacks and the
-    # unsubscribe links in emails are built on it, never on a request's Host header.
+    # Where notifier itself is reached from outside; public URLs are built on it (urls.py),
+    # never on a request's Host header.
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
-
-    def url(self, path: str) -> str:
-        return str(self.public_base_url).rstrip("/") + "/" + path.lstrip("/")
 
 
 class Dispatch(_Section):
@@ -251,19 +174,6 @@ class Notifications(_Section):
     reminder_time: time = time(10, 0)
 
 
-RebookOption = Literal["slot", "pickup", "neighbour", "safe_place", "callback", "dispute"]
-ALL_REBOOK_OPTIONS: tuple[RebookOption, ...] = (
-    "slot",
-    "pickup",
-    "neighbour",
-    "safe_place",
-    "callback",
-    "dispute",
-)
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-_MON_TO_SAT: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat")
-
-
 class Slot(_Section):
     window: TimeWindow
     # Deliveries a depot's rounds can take in that window on one day.
@@ -293,7 +203,7 @@ class RuleOverride(_Section):
     """Per-reason changes to a status rule; unset fields keep the status rule's value."""
 
     enabled: bool | None = None
-    channels: list[ChannelName] | None = None
+    channels: list[Channel] | None = None
     template: str | None = None
 
 
@@ -301,41 +211,24 @@ class Rule(_Section):
     enabled: bool = True
     # In order of preference: the first with a valid contact is used, the next is the
     # fallback when it fails permanently (design section 6).
-    channels: list[ChannelName] = Field(default_factory=lambda: list(DEFAULT_CHANNELS))
+    channels: list[Channel] = Field(default_factory=lambda: list(Channel))
     template: NonEmpty
-    purpose: NonEmpty
+    # One of the built-in status purposes (purposes.RULE_PURPOSES): a purpose is how a
+    # message is recognised again (never twice), so ops cannot invent one.
+    purpose: Purpose
     delay_minutes: int = Field(default=0, ge=0)
     reminder_after_hours: int | None = Field(default=None, ge=1)
     reminder_days_before_deadline: int | None = Field(default=None, ge=1)
     reminder_template: str | None = None
     reasons: dict[Reason, RuleOverride] = Field(default_factory=dict)
 
-
-DEFAULT_RULES: dict[Status, dict[str, Any]] = {
-    Status.CREATED: {"template": "created", "purpose": "parcel_received"},
-    # Held briefly so that a DELIVERED arriving soon after replaces it.
-    Status.OUT_FOR_DELIVERY: {
-        "template": "out_for_delivery",
-        "purpose": "arriving_today",
-        "delay_minutes": 5,
-    },
-    Status.DELIVERY_ATTEMPTED: {
-        "template": "missed_delivery",
-        "purpose": "missed_delivery",
-        "reminder_after_hours": 24,
-        "reminder_template": "missed_delivery_reminder",
-        "reasons": {Reason.PAYMENT_REQUIRED: {"template": "missed_delivery_payment"}},
-    },
-    Status.AVAILABLE_FOR_PICKUP: {
-        "template": "ready_for_pickup",
-        "purpose": "ready_for_pickup",
-        "reminder_days_before_deadline": 2,
-        "reminder_template": "pickup_reminder",
-    },
-    Status.DELIVERED: {"template": "delivered", "purpose": "delivered"},
-    Status.EXCEPTION: {"template": "exception", "purpose": "exception"},
-    Status.RETURNING: {"template": "returning", "purpose": "returning"},
-}
+    @field_validator("purpose")
+    @classmethod
+    def _purpose_is_a_status_purpose(cls, value: Purpose) -> Purpose:
+        if value not in RULE_PURPOSES:
+            allowed = ", ".join(p.value for p in RULE_PURPOSES)
+            raise ValueError(f"{value.value!r} is not a status rule's purpose (one of {allowed})")
+        return value
 
 
 class Templates(_Section):
@@ -345,14 +238,11 @@ class Templates(_Section):
 class Rebooking(_Section):
     """What the rebooking page offers (per depot where the depot says otherwise)."""
 
-    options: list[RebookOption] = Field(default_factory=lambda: list(ALL_REBOOK_OPTIONS))
+    options: list[RebookOption] = Field(default_factory=lambda: list(RebookOption))
     days_ahead: int = Field(default=5, ge=1, le=30)
-    working_days: list[Weekday] = Field(default_factory=lambda: list(_MON_TO_SAT), min_length=1)
+    working_days: list[Weekday] = Field(default_factory=lambda: list(MON_TO_SAT), min_length=1)
     slots: list[Slot] = Field(
-        default_factory=lambda: [
-            Slot(window="09:00-13:00", capacity=40),
-            Slot(window="14:00-18:00", capacity=40),
-        ],
+        default_factory=lambda: [Slot(window=w, capacity=c) for w, c in DEFAULT_SLOTS],
         min_length=1,
     )
     # A choice can be changed until this local time on the day before it takes effect.
@@ -362,12 +252,7 @@ class Rebooking(_Section):
     )
     # Shown beside the safe-place form, per language: ops' legal wording.
     safe_place_notice: dict[str, str] = Field(
-        default_factory=lambda: {
-            "it": "Lasciando il pacco nel luogo indicato, la consegna si considera "
-            "effettuata e il corriere non risponde di furti o danni successivi.",
-            "en": "Once the parcel is left where you say, it counts as delivered and the "
-            "courier is not liable for later theft or damage.",
-        }
+        default_factory=lambda: dict(DEFAULT_SAFE_PLACE_NOTICE)
     )
 
 
@@ -432,6 +317,17 @@ class Settings(_Section):
     slips: Slips = Slips()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
+    @property
+    def link_key(self) -> bytes:
+        """The key rebooking links and form tokens are derived from (resolved at loading)."""
+        key = self.secrets.secret_key
+        if key is None:
+            raise SecretKeyMissingError(
+                "set NOTIFIER_SECRET_KEY (e.g. `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`): rebooking links are derived from it"
+            )
+        return key.get_secret_value().encode()
+
     @field_validator("rules", mode="before")
     @classmethod
     def _merge_default_rules(cls, value: Any) -> Any:
@@ -457,77 +353,3 @@ class Settings(_Section):
             if duplicated:
                 raise ValueError(f"{name}: codes used twice: {', '.join(duplicated)}")
         return self
-
-
-def find_config_path(explicit: Path | None, env: Mapping[str, str]) -> Path:
-    """--config, else NOTIFIER_CONFIG, else ./config.toml, else the shipped example."""
-    if explicit is not None:
-        return explicit
-    if env.get("NOTIFIER_CONFIG"):
-        return Path(env["NOTIFIER_CONFIG"])
-    local = Path("config.toml")
-    if local.is_file():
-        return local
-    return paths.example_config()
-
-
-def load_settings(path: Path, env: Mapping[str, str] | None = None) -> Settings:
-    """Read and check a TOML file; raise ConfigError listing every problem found."""
-    env = os.environ if env is None else env
-    source = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError([ConfigProblem(source, "-", "file not found")]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigProblem(source, "-", f"cannot read: {exc}")]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([ConfigProblem(source, "-", f"not valid TOML: {exc}")]) from exc
-    return settings_from_data(data, source=source, env=env, base_dir=path.parent)
-
-
-def settings_from_data(
-    data: dict[str, Any], *, source: str, env: Mapping[str, str], base_dir: Path
-) -> Settings:
-    if "secrets" in data:
-        raise ConfigError([ConfigProblem(source, "secrets", "secrets come from the environment")])
-    if env.get("NOTIFIER_DATABASE_URL"):
-        data["database"] = {**data.get("database", {}), "url": env["NOTIFIER_DATABASE_URL"]}
-    override = data.get("templates", {}).get("override_dir")
-    if isinstance(override, str) and override:
-        data["templates"]["override_dir"] = str(base_dir / override)
-    try:
-        settings = Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError([_problem(source, err) for err in exc.errors()]) from exc
-    problems = _check_paths(settings, source)
-    if problems:
-        raise ConfigError(problems)
-    return settings.model_copy(update={"secrets": Secrets.from_environment(env)})
-
-
-def _check_paths(settings: Settings, source: str) -> list[ConfigProblem]:
-    override = settings.templates.override_dir
-    if override is not None and not override.is_dir():
-        return [ConfigProblem(source, "templates.override_dir", f"{override} is not a directory")]
-    return []
-
-
-def _problem(source: str, error: Any) -> ConfigProblem:
-    loc = [str(part) for part in error["loc"] if part not in ("function-after", "[key]")]
-    key = ".".join(loc) or "-"
-    kind = error["type"]
-    last = loc[-1] if loc else ""
-    if kind == "extra_forbidden":
-        if last in SECRET_KEYS:
-            problem = f"secrets are read only from the environment: set {SECRET_KEYS[last]}"
-        else:
-            problem = "unknown key"
-    elif kind == "missing":
-        problem = "required key is missing"
-    elif kind == "enum" and len(loc) >= 2 and loc[0] == "rules":
-        problem = f"{error['input']!r} is not a status or reason ({error['ctx']['expected']})"
-    else:
-        message = str(error["msg"]).removeprefix("Value error, ")
-        problem = f"{message} (got {error['input']!r})" if kind != "value_error" else message
-    return ConfigProblem(source, key, problem)

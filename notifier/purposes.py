@@ -1,0 +1,51 @@
+"""Why an outbox row exists: the built-in purposes, and which of them ops' rules may name.
+
+A purpose is a plain word; what a row refers to (the event it answers, the booking it
+confirms) lives in typed columns of its own, never inside the purpose text.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Purpose(StrEnum):
+    PARCEL_RECEIVED = "parcel_received"
+    ARRIVING_TODAY = "arriving_today"
+    MISSED_DELIVERY = "missed_delivery"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    DELIVERED = "delivered"
+    EXCEPTION = "exception"
+    RETURNING = "returning"
+    # A status rule's reminder (design section 6: "reminder if not rebooked after 24 h").
+    PARCEL_RECEIVED_REMINDER = "parcel_received_reminder"
+    ARRIVING_TODAY_REMINDER = "arriving_today_reminder"
+    MISSED_DELIVERY_REMINDER = "missed_delivery_reminder"
+    READY_FOR_PICKUP_REMINDER = "ready_for_pickup_reminder"
+    DELIVERED_REMINDER = "delivered_reminder"
+    EXCEPTION_REMINDER = "exception_reminder"
+    RETURNING_REMINDER = "returning_reminder"
+    # About a recipient's rebooking choice (the row's rebooking_id names it).
+    REBOOKING_CONFIRMED = "rebooking_confirmed"
+    DISPUTE_FORWARD = "dispute_forward"
+
+    @property
+    def reminder(self) -> Purpose:
+        """The purpose of this status message's reminder."""
+        return REMINDER_OF[self]
+
+
+# What a status rule in the configuration may name as its purpose.
+RULE_PURPOSES: tuple[Purpose, ...] = (
+    Purpose.PARCEL_RECEIVED,
+    Purpose.ARRIVING_TODAY,
+    Purpose.MISSED_DELIVERY,
+    Purpose.READY_FOR_PICKUP,
+    Purpose.DELIVERED,
+    Purpose.EXCEPTION,
+    Purpose.RETURNING,
+)
+REMINDER_OF = {purpose: Purpose(f"{purpose.value}_reminder") for purpose in RULE_PURPOSES}
+# Rows that answer a rebooking choice rather than a status event.
+BOOKING_PURPOSES = frozenset({Purpose.REBOOKING_CONFIRMED, Purpose.DISPUTE_FORWARD})
+PURPOSE_BY_VALUE = {purpose.value: purpose for purpose in Purpose}

@@ -1,0 +1,145 @@
+"""What the rebooking pages show: a parcel, its current choice and each option's form, in
+the page's language, with nothing personal beyond initials and a postcode's area."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi.responses import Response
+from sqlalchemy import Connection
+
+from notifier.calendar import build_ics
+from notifier.choices import Booked, locked_since, offered_days, options_for
+from notifier.config import Settings
+from notifier.locales import day_long
+from notifier.messages import build_context, facts_on_shipment, format_hours
+from notifier.rebooking import Parcel, slot_offers
+from notifier.vocabulary import TERMINAL_STATUSES, RebookOption
+
+
+def masked(name: str | None) -> str | None:
+    """'Giovanni Bianchi' -> 'G. B.': enough to tell it is yours, not to learn a name."""
+    if not name:
+        return None
+    return " ".join(f"{part[0]}." for part in name.split() if part[:1].isalpha()) or None
+
+
+def postcode_prefix(postcode: str | None) -> str | None:
+    """'20121' -> '201…': the area, enough to recognise, not an address."""
+    compact = "".join((postcode or "").split())
+    return f"{compact[:3]}…" if len(compact) > 3 else None
+
+
+def page_view(parcel: Parcel, lang: str, settings: Settings, now: datetime) -> dict[str, Any]:
+    """The parcel page's context."""
+    row = parcel.shipment
+    facts = facts_on_shipment(
+        # The page shows initials only: the full name stays out of its context.
+        row,
+        status=row.status,
+        reason=row.reason,
+        occurred_at=row.status_occurred_at,
+        with_name=False,
+    )
+    context = build_context(facts, settings=settings, locale=lang, now=now)
+    until = (
+        locked_since(parcel.current, next_attempt=row.next_attempt_date, settings=settings)
+        if parcel.current
+        else None
+    )
+    return {
+        "token": parcel.link.token,
+        "parcel": context,
+        "recipient_initials": masked(row.recipient_name),
+        "postcode_prefix": postcode_prefix(row.recipient_postcode),
+        "options": options_for(settings, row.depot),
+        "current": parcel.current,
+        "current_view": _choice_view(parcel.current, lang, settings) if parcel.current else None,
+        "locked": until is not None and now >= until,
+        "delivered": row.status in TERMINAL_STATUSES,
+    }
+
+
+def _choice_view(booked: Booked, lang: str, settings: Settings) -> dict[str, Any]:
+    """A stored choice in the page's language: days in words, places by name."""
+    choice = booked.choice
+    places = {p.code: p.name for p in [*settings.pickup_points, *settings.depots]}
+    return {
+        "kind": choice.kind,
+        "day_label": day_long(choice.day, lang) if choice.day else "",
+        "window": choice.window or "",
+        "place": places.get(choice.pickup_point or "", choice.pickup_point or ""),
+        "neighbour_name": choice.neighbour_name,
+        "neighbour_door": choice.neighbour_door,
+        "instructions": choice.instructions,
+    }
+
+
+def form_context(
+    connection: Connection,
+    parcel: Parcel,
+    option: RebookOption,
+    lang: str,
+    settings: Settings,
+    now: datetime,
+) -> dict[str, Any]:
+    """One option's form: the page's context and what the option offers."""
+    context: dict[str, Any] = {**page_view(parcel, lang, settings, now), "option": option}
+    if option == RebookOption.SLOT:
+        offers = slot_offers(connection, settings=settings, depot=parcel.shipment.depot, now=now)
+        context["days"] = _by_day([(o.day, o.window, o.left) for o in offers], lang)
+    elif option == RebookOption.CALLBACK:
+        windows = settings.rebooking.callback_windows
+        days = offered_days(settings, now)
+        context["days"] = _by_day([(d, w, 1) for d in days for w in windows], lang)
+    elif option == RebookOption.PICKUP:
+        places = [*settings.pickup_points, *settings.depots]
+        context["places"] = [
+            {
+                "code": p.code,
+                "name": p.name,
+                "address": p.address,
+                "hours": format_hours(p.hours, lang),
+            }
+            for p in places
+        ]
+    elif option == RebookOption.SAFE_PLACE:
+        notices = settings.rebooking.safe_place_notice
+        context["notice"] = notices.get(lang) or next(iter(notices.values()), "")
+    return context
+
+
+def _by_day(offers: list[tuple[date, str, int]], lang: str) -> list[dict[str, Any]]:
+    days: dict[date, dict[str, Any]] = {}
+    for day, window, left in offers:
+        entry = days.setdefault(day, {"label": day_long(day, lang), "windows": []})
+        entry["windows"].append(
+            {
+                "value": f"{day.isoformat()}|{window}",
+                "label": window.replace("-", "–"),
+                "full": left <= 0,
+            }
+        )
+    return list(days.values())
+
+
+def calendar_file(parcel: Parcel, settings: Settings, lang: str) -> Response:
+    """The booked slot or callback as an .ics file; 404 for any other choice."""
+    booked = parcel.current
+    if booked is None or booked.choice.kind not in (RebookOption.SLOT, RebookOption.CALLBACK):
+        return Response(status_code=404)
+    domain = urlsplit(str(settings.company.website)).hostname or "notifier"
+    text = build_ics(
+        booked,
+        settings=settings,
+        tracking_number=parcel.shipment.tracking_number,
+        uid_domain=domain,
+        locale=lang,
+    )
+    return Response(
+        text,
+        media_type="text/calendar; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="delivery.ics"'},
+    )

@@ -1,0 +1,285 @@
+"""The dispatcher's pure policies as tables: staleness and supersession, the verdict before
+sending, the fallback channel, the retry schedule."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from notifier.choices import Booked, Choice
+from notifier.config import Settings
+from notifier.outbox import ClaimedRow
+from notifier.purposes import Purpose
+from notifier.retry import gives_up, retry_delay
+from notifier.settle import Verdict, before_sending, fallback_target, stale_because
+from notifier.shipments import EventRecord, ShipmentRecord
+from notifier.vocabulary import (
+    Channel,
+    ContactKind,
+    ContactPoint,
+    OutboxState,
+    Reason,
+    RebookOption,
+    Status,
+)
+from tests.conftest import make_settings
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PHONE = ContactPoint(ContactKind.PHONE, "+393331234567", True)
+OLD_PHONE = ContactPoint(ContactKind.PHONE, "+393330000000", True)
+EMAIL = ContactPoint(ContactKind.EMAIL, "giovanni@example.it", True)
+BAD_EMAIL = ContactPoint(ContactKind.EMAIL, "giovanni@", False, "no domain")
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return make_settings("sqlite://")
+
+
+def shipment(status: Status, reason: Reason | None = None) -> ShipmentRecord:
+    return ShipmentRecord(
+        id=1,
+        carrier="rapido",
+        tracking_number="RP123456789IT",
+        generation=1,
+        status=status,
+        reason=reason,
+        status_occurred_at=NOW,
+        first_event_at=NOW,
+        depot="MI01",
+        route_stop=None,
+        next_attempt_date=None,
+        next_attempt_window=None,
+        held_until=None,
+        pickup_point=None,
+        estimated_delivery=None,
+        recipient_name=None,
+        recipient_postcode=None,
+        recipient_locale=None,
+        sender_name=None,
+    )
+
+
+def event(status: Status, reason: Reason | None = None) -> EventRecord:
+    return EventRecord(id=7, status=status, reason=reason, occurred_at=NOW)
+
+
+def row(
+    *,
+    channel: str = "sms",
+    purpose: str = "missed_delivery",
+    event_id: int | None = 7,
+    rebooking_id: int | None = None,
+    attempts: int = 1,
+    recipient: str = "+393331234567",
+) -> ClaimedRow:
+    return ClaimedRow(
+        id=1,
+        shipment_id=1,
+        status_event_id=event_id,
+        rebooking_id=rebooking_id,
+        channel=channel,
+        purpose=purpose,
+        template="missed_delivery",
+        locale="it",
+        recipient=recipient,
+        attempts=attempts,
+    )
+
+
+def booking(replaced: bool = False) -> Booked:
+    return Booked(
+        id=3,
+        choice=Choice(kind=RebookOption.SLOT),
+        created_at=NOW,
+        due_at=None,
+        replaced_at=NOW if replaced else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "now_status", "about", "booked", "expected"),
+    [
+        pytest.param(
+            row(),
+            Status.DELIVERY_ATTEMPTED,
+            Status.DELIVERY_ATTEMPTED,
+            None,
+            None,
+            id="same-status",
+        ),
+        pytest.param(row(), Status.IN_TRANSIT, Status.CREATED, None, None, id="in-between-status"),
+        pytest.param(
+            row(),
+            Status.DELIVERED,
+            Status.OUT_FOR_DELIVERY,
+            None,
+            "stale: the shipment is now DELIVERED",
+            id="terminal-supersedes",
+        ),
+        pytest.param(
+            row(),
+            Status.DELIVERY_ATTEMPTED,
+            Status.OUT_FOR_DELIVERY,
+            None,
+            "stale: the shipment is now DELIVERY_ATTEMPTED",
+            id="notifying-status-supersedes",
+        ),
+        pytest.param(
+            row(event_id=None, rebooking_id=3, purpose="rebooking_confirmed"),
+            Status.DELIVERED,
+            None,
+            booking(),
+            None,
+            id="confirmation-survives-delivery",
+        ),
+        pytest.param(
+            row(event_id=None, rebooking_id=3, purpose="rebooking_confirmed"),
+            Status.DELIVERY_ATTEMPTED,
+            None,
+            booking(replaced=True),
+            "stale: the recipient has since made another choice",
+            id="newer-choice",
+        ),
+        pytest.param(
+            row(event_id=None, rebooking_id=3, purpose="rebooking_confirmed"),
+            Status.DELIVERY_ATTEMPTED,
+            None,
+            None,
+            "stale: booking 3 not found",
+            id="booking-gone",
+        ),
+        pytest.param(
+            row(event_id=None, rebooking_id=3, purpose="dispute_forward", channel="email"),
+            Status.DELIVERY_ATTEMPTED,
+            None,
+            booking(replaced=True),
+            None,
+            id="dispute-goes-whatever-came-after",
+        ),
+        pytest.param(
+            row(event_id=None, rebooking_id=3, purpose="dispute_forward", channel="email"),
+            Status.DELIVERY_ATTEMPTED,
+            None,
+            None,
+            "stale: dispute 3 not found",
+            id="dispute-gone",
+        ),
+    ],
+)
+def test_stale_because(
+    settings: Settings,
+    message: ClaimedRow,
+    now_status: Status,
+    about: Status | None,
+    booked: Booked | None,
+    expected: str | None,
+) -> None:
+    answered = event(about) if about is not None else None
+    verdict = stale_because(
+        message, shipment=shipment(now_status), event=answered, booking=booked, settings=settings
+    )
+    assert verdict == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "opted_out", "expected"),
+    [
+        pytest.param(row(), set(), None, id="send"),
+        pytest.param(
+            row(attempts=9),
+            set(),
+            Verdict(OutboxState.DEAD, "gave up: no outcome recorded"),
+            id="claimed-too-often",
+        ),
+        pytest.param(
+            row(),
+            {("sms", "+393331234567")},
+            Verdict(OutboxState.SUPPRESSED, "recipient opted out"),
+            id="opted-out",
+        ),
+        pytest.param(row(), {("email", "+393331234567")}, None, id="opted-out-elsewhere"),
+    ],
+)
+def test_before_sending(
+    settings: Settings,
+    message: ClaimedRow,
+    opted_out: set[tuple[str, str]],
+    expected: Verdict | None,
+) -> None:
+    verdict = before_sending(
+        message,
+        shipment=shipment(Status.DELIVERY_ATTEMPTED),
+        event=event(Status.DELIVERY_ATTEMPTED),
+        booking=None,
+        opted_out=opted_out,
+        settings=settings,
+    )
+    assert verdict == expected
+
+
+@pytest.mark.parametrize(
+    ("message", "contacts", "opted_out", "expected"),
+    [
+        pytest.param(row(), [PHONE, EMAIL], set(), (Channel.EMAIL, EMAIL.value), id="sms-to-email"),
+        pytest.param(row(), [PHONE, BAD_EMAIL], set(), None, id="no-valid-email"),
+        pytest.param(row(), [PHONE, EMAIL], {("email", EMAIL.value)}, None, id="email-opted-out"),
+        pytest.param(
+            row(channel="email", recipient=EMAIL.value),
+            [PHONE, EMAIL],
+            set(),
+            None,
+            id="email-is-last",
+        ),
+        pytest.param(row(event_id=None), [PHONE, EMAIL], set(), None, id="no-event-no-rule"),
+    ],
+)
+def test_fallback_target(
+    settings: Settings,
+    message: ClaimedRow,
+    contacts: list[ContactPoint],
+    opted_out: set[tuple[str, str]],
+    expected: tuple[Channel, str] | None,
+) -> None:
+    answered = event(Status.DELIVERY_ATTEMPTED) if message.status_event_id else None
+    target = fallback_target(
+        message, event=answered, contacts=contacts, opted_out=opted_out, settings=settings
+    )
+    assert target == expected
+
+
+def test_the_fallback_takes_the_newest_usable_address(settings: Settings) -> None:
+    newer = ContactPoint(ContactKind.EMAIL, "new@example.it", True)
+    target = fallback_target(
+        row(),
+        event=event(Status.DELIVERY_ATTEMPTED),
+        contacts=[OLD_PHONE, EMAIL, newer],
+        opted_out=set(),
+        settings=settings,
+    )
+    assert target == (Channel.EMAIL, "new@example.it")
+
+
+def test_purposes_are_known_and_every_rule_purpose_has_a_reminder() -> None:
+    assert Purpose.MISSED_DELIVERY.reminder is Purpose.MISSED_DELIVERY_REMINDER
+    assert Purpose("rebooking_confirmed") is Purpose.REBOOKING_CONFIRMED
+
+
+@pytest.mark.parametrize(
+    ("attempts", "low", "high"),
+    [(1, 15, 30), (2, 30, 60), (3, 60, 120), (7, 960, 1920), (8, 1800, 3600), (20, 1800, 3600)],
+)
+def test_retry_delay_doubles_with_equal_jitter_up_to_the_cap(
+    attempts: int, low: float, high: float
+) -> None:
+    rng = random.Random(attempts)
+    delays = [retry_delay(attempts, base_seconds=30, max_seconds=3600, rng=rng) for _ in range(200)]
+    assert all(timedelta(seconds=low) <= d <= timedelta(seconds=high) for d in delays)
+    assert len(set(delays)) > 100  # spread, not one instant for every worker
+
+
+@pytest.mark.parametrize(("attempts", "dead"), [(1, False), (7, False), (8, True), (9, True)])
+def test_gives_up_at_the_limit(attempts: int, dead: bool) -> None:
+    assert gives_up(attempts, max_attempts=8) is dead
