@@ -26,7 +26,7 @@ from notifier.errors import ConfigError, NotifierError
 
 if TYPE_CHECKING:
     # WeasyPrint is slow to import: only the slip commands load it.
-    from notifier.slips import Layout, Slip
+    from notifier.slipmodel import Layout, Slip
 
 app = typer.Typer(
     help="notifier: proactive delivery notifications, missed-delivery slips and rebooking.",

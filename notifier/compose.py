@@ -14,7 +14,7 @@ from notifier.config import Settings
 from notifier.links import Link
 from notifier.locales import language_for
 from notifier.messages import ParcelFacts, build_context, facts_on_shipment
-from notifier.outbox import ClaimedRow
+from notifier.outboxrows import ClaimedRow
 from notifier.render import render_message
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.smstext import sms_encoding

@@ -23,12 +23,8 @@ from notifier.channels.base import Transport
 from notifier.compose import compose
 from notifier.config import Settings
 from notifier.dispatchstore import TickReads, read_tick
-from notifier.errors import (
-    NotifierError,
-    PermanentChannelError,
-    TemporaryChannelError,
-)
-from notifier.outbox import ClaimedRow
+from notifier.errors import NotifierError, PermanentChannelError, TemporaryChannelError
+from notifier.outboxrows import ClaimedRow
 from notifier.recording import Recorder
 from notifier.settle import SettleOutcome
 from notifier.vocabulary import Channel

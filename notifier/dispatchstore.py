@@ -14,9 +14,10 @@ from notifier.bulk import Bulk, one_of
 from notifier.choices import Booked
 from notifier.config import Settings
 from notifier.db import read_transaction
-from notifier.eventstore import stored_contacts
 from notifier.links import Link, live_links
+from notifier.outboxrows import ClaimedRow
 from notifier.rebooking import booked_from_row
+from notifier.shipmentcontacts import stored_contacts
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.tables import EVENTS, REBOOKINGS, SHIPMENTS
 from notifier.vocabulary import ContactPoint
@@ -35,7 +36,7 @@ class TickReads:
 
 
 def read_tick(
-    engine: Engine, claimed: Sequence[outbox.ClaimedRow], *, settings: Settings, now: datetime
+    engine: Engine, claimed: Sequence[ClaimedRow], *, settings: Settings, now: datetime
 ) -> TickReads:
     shipment_ids = {m.shipment_id for m in claimed}
     event_ids = {m.status_event_id for m in claimed if m.status_event_id is not None}

@@ -13,7 +13,7 @@ from typing import Any
 from notifier.bulk import Bulk
 from notifier.tables import CONTACTS, EVENTS, SHIPMENTS
 from notifier.tracking import STATE_FIELDS, ShipmentState
-from notifier.vocabulary import KIND_BY_VALUE, STATUS_BY_VALUE, ContactKind, ContactPoint, Event
+from notifier.vocabulary import STATUS_BY_VALUE, ContactKind, Event
 
 # A shipment's columns in ShipmentState's field order, so a row becomes a state by position.
 _DATETIME_FIELDS = frozenset({"status_occurred_at", "first_event_at"})
@@ -38,8 +38,6 @@ _EVENT_COLUMNS = (
     "payload",
 )
 _CONTACT_COLUMNS = ("shipment_id", "kind", "value", "valid", "invalid_reason", "created_at")
-
-Contacts = dict[int, list[ContactPoint]]  # shipment id -> its contacts, oldest first
 
 
 def latest_shipments(
@@ -78,23 +76,6 @@ def stored_event_keys(bulk: Bulk, events: Sequence[Event]) -> set[tuple[str, str
         for source, group in ids.items()
         for (event_id,) in bulk.fetch(sql, source, bulk.values(group))
     }
-
-
-def stored_contacts(bulk: Bulk, shipment_ids: Iterable[int]) -> Contacts:
-    """The contacts stored for these shipments, oldest first, invalid ones included.
-
-    The one query for a shipment's contacts: `rules.first_usable` picks from them.
-    """
-    ids = list(shipment_ids)
-    if not ids:
-        return {}
-    columns = ["shipment_id", "kind", "value", "valid", "invalid_reason"]
-    sql = bulk.select_in(CONTACTS, columns, within="shipment_id", order_by="id")
-    found: Contacts = {}
-    for shipment_id, kind, value, valid, reason in bulk.fetch(sql, bulk.values(ids)):
-        point = ContactPoint(KIND_BY_VALUE[kind], value, bool(valid), reason)
-        found.setdefault(shipment_id, []).append(point)
-    return found
 
 
 def save_shipments(bulk: Bulk, states: Iterable[ShipmentState], now: datetime) -> None:

@@ -12,13 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from notifier.contacts import CONTACT_CACHE_SIZE
-from notifier.vocabulary import (
-    KIND_BY_VALUE,
-    REASON_BY_VALUE,
-    STATUS_BY_VALUE,
-    ContactPoint,
-    Event,
-)
+from notifier.vocabulary import KIND_BY_VALUE, REASON_BY_VALUE, STATUS_BY_VALUE, ContactPoint, Event
 
 _FIELDS = tuple(f.name for f in fields(Event))
 _STATUS = _FIELDS.index("status")

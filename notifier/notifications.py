@@ -11,10 +11,11 @@ from sqlalchemy import Connection
 from notifier import outbox
 from notifier.bulk import Bulk
 from notifier.config import Settings
-from notifier.eventstore import stored_contacts
 from notifier.locales import language_for
+from notifier.outboxrows import NewOutboxRow
 from notifier.quiethours import recipient_timezone
 from notifier.rules import Recipient, decide, effective_rule, first_usable, should_notify
+from notifier.shipmentcontacts import stored_contacts
 from notifier.tracking import Transition
 from notifier.vocabulary import CHANNEL_CONTACT, Channel, ContactKind, Event, OutboxState
 
@@ -60,7 +61,7 @@ def enqueue_notifications(
         if c.kind is kind
     }
     opted = frozenset(outbox.opted_out(connection, pairs))
-    rows: list[outbox.NewOutboxRow] = []
+    rows: list[NewOutboxRow] = []
     for item in calling:
         points = tuple(contacts.get(item.shipment_id, ()))
         # Quiet hours follow the newest valid phone's clock, opted out or not.
@@ -78,7 +79,7 @@ def enqueue_notifications(
             item.event, transition=item.transition, recipient=recipient, settings=settings, now=now
         ):
             rows.append(
-                outbox.NewOutboxRow(
+                NewOutboxRow(
                     shipment_id=item.shipment_id,
                     status_event_id=item.row_id,
                     channel=intent.channel,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,46 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from notifier.bulk import Bulk
 from notifier.db import write_transaction
 from notifier.errors import DuplicateMessageError
-from notifier.locales import Language
-from notifier.purposes import Purpose
+from notifier.outboxrows import ClaimedRow, NewOutboxRow
 from notifier.tables import OPT_OUTS, OUTBOX
-from notifier.vocabulary import Channel, OutboxState
+from notifier.vocabulary import OutboxState
 
 # The outbox's unique keys: by event, and for rows that answer no event (models.py).
 UNIQUE_KEYS = ("uq_outbox_message", "uq_outbox_eventless_booking", "uq_outbox_eventless")
-
-
-@dataclass(frozen=True, slots=True)
-class NewOutboxRow:
-    """A message to queue: what it is about, for whom, on which channel, and when."""
-
-    shipment_id: int
-    status_event_id: int | None  # the event it answers, if any
-    channel: Channel
-    purpose: Purpose
-    template: str
-    locale: Language
-    recipient: str
-    due_at: datetime
-    rebooking_id: int | None = None  # the recipient's choice it answers, if any
-    state: OutboxState = OutboxState.PENDING
-    last_error: str | None = None  # for rows recorded as suppressed: why
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedRow:
-    """A row this worker holds until its lease ends, as stored (its texts unchecked)."""
-
-    id: int
-    shipment_id: int
-    status_event_id: int | None
-    rebooking_id: int | None
-    channel: str
-    purpose: str
-    template: str
-    locale: str
-    recipient: str
-    attempts: int  # including this one
 
 
 def _row(message: NewOutboxRow, now: datetime) -> dict[str, Any]:

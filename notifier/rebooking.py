@@ -28,11 +28,12 @@ from notifier.choices import (
     slots_for,
 )
 from notifier.config import Settings
-from notifier.eventstore import stored_contacts
 from notifier.links import Link, hash_token, link_from_row, live
 from notifier.locales import language_for
+from notifier.outboxrows import NewOutboxRow
 from notifier.purposes import Purpose
 from notifier.rules import first_usable
+from notifier.shipmentcontacts import stored_contacts
 from notifier.shipments import ShipmentRecord
 from notifier.tables import LINKS, REBOOKINGS, SHIPMENT_FACTS, SHIPMENTS, SLOTS
 from notifier.vocabulary import CHANNEL_CONTACT, Channel, RebookOption
@@ -273,7 +274,7 @@ def _confirm(
     for channel in (Channel.SMS, Channel.EMAIL):
         contact = first_usable(contacts, CHANNEL_CONTACT[channel], channel, frozenset())
         if contact is not None:
-            message = outbox.NewOutboxRow(
+            message = NewOutboxRow(
                 shipment_id=shipment.id,
                 status_event_id=None,
                 rebooking_id=booking_id,
@@ -299,7 +300,7 @@ def _forward_dispute(
     """ "I was at home" goes to the depot's address (else customer service), in ops' language."""
     depot = next((d for d in settings.depots if d.code == shipment.depot), None)
     address = (depot.email if depot else None) or settings.company.email
-    message = outbox.NewOutboxRow(
+    message = NewOutboxRow(
         shipment_id=shipment.id,
         status_event_id=None,
         rebooking_id=booking_id,

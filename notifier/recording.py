@@ -15,7 +15,7 @@ from notifier.db import write_transaction
 from notifier.dispatchstore import TickReads
 from notifier.errors import DuplicateMessageError, PermanentChannelError
 from notifier.locales import language_for
-from notifier.outbox import ClaimedRow
+from notifier.outboxrows import ClaimedRow, NewOutboxRow
 from notifier.purposes import PURPOSE_BY_VALUE
 from notifier.retry import gives_up, retry_delay
 from notifier.settle import SettleOutcome
@@ -125,7 +125,7 @@ class Recorder:
             # A row written before purposes were typed may carry one of ops' own words.
             purpose = PURPOSE_BY_VALUE.get(message.purpose)
             if target is not None and purpose is not None:
-                fallback = outbox.NewOutboxRow(
+                fallback = NewOutboxRow(
                     shipment_id=message.shipment_id,
                     status_event_id=message.status_event_id,
                     channel=target[0],

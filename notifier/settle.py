@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from notifier.choices import Booked
 from notifier.config import Settings
-from notifier.outbox import ClaimedRow
+from notifier.outboxrows import ClaimedRow
 from notifier.purposes import Purpose
 from notifier.rules import effective_rule, first_usable
 from notifier.shipments import EventRecord, ShipmentRecord

@@ -13,7 +13,7 @@ from notifier.links import link_from_row, live
 from notifier.locales import language_for
 from notifier.messages import facts_on_shipment
 from notifier.shipments import ShipmentRecord
-from notifier.slips import Slip
+from notifier.slipmodel import Slip
 from notifier.tables import EVENTS, LINKS, SHIPMENT_FACTS, SHIPMENTS
 from notifier.vocabulary import Status
 

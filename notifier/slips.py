@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, TemplateNotFound
@@ -19,6 +19,7 @@ from notifier.locales import language_for, parse_language
 from notifier.messages import ParcelFacts, build_context
 from notifier.qrsvg import build_qr_svg
 from notifier.render import build_environment
+from notifier.slipmodel import Layout, Slip
 
 with warnings.catch_warnings():
     # WeasyPrint 66+ warns at import when libharfbuzz-subset is missing and then subsets
@@ -26,8 +27,6 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
     from weasyprint import HTML  # type: ignore[import-untyped]
     from weasyprint.urls import FatalURLFetchingError, URLFetcher  # type: ignore[import-untyped]
-
-Layout = Literal["a6", "a4x4"]
 
 # CSS classes fit-0 (the design's sizes) to fit-4 (smallest): each slip gets the first
 # level at which it fits on its A6 page.
@@ -37,15 +36,6 @@ MAX_FIT = 4
 # WeasyPrint's real layout), so these err low: a slip is never shrunk on a guess alone.
 _PAGE_LINES = 27.0
 _GUESS_LINES = (26.0, 28.0, 30.0, 45.0)
-
-
-@dataclass(frozen=True, slots=True)
-class Slip:
-    """One missed delivery to print."""
-
-    facts: ParcelFacts  # status DELIVERY_ATTEMPTED; rebooking_url and short_code usually set
-    locale: str  # the recipient's language, printed first
-    second_locale: str | None = None  # an optional second block; skipped when equal to locale
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from notifier.db import read_transaction, write_transaction
 from notifier.dispatch import Dispatcher
 from notifier.errors import DuplicateMessageError
 from notifier.locales import Language
+from notifier.outboxrows import NewOutboxRow
 from notifier.purposes import Purpose
 from notifier.render import build_environment
 from notifier.tables import OUTBOX, SHIPMENTS
@@ -151,7 +152,7 @@ def test_the_same_message_without_an_event_is_queued_once(
     with read_transaction(engine) as connection:
         shipment_id = connection.execute(select(SHIPMENTS.c.id)).scalar_one()
     for rebooking_id in (None, None):
-        message = outbox.NewOutboxRow(
+        message = NewOutboxRow(
             shipment_id=shipment_id,
             status_event_id=None,
             rebooking_id=rebooking_id,

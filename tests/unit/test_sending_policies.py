@@ -10,7 +10,7 @@ import pytest
 
 from notifier.choices import Booked, Choice
 from notifier.config import Settings
-from notifier.outbox import ClaimedRow
+from notifier.outboxrows import ClaimedRow
 from notifier.purposes import Purpose
 from notifier.retry import gives_up, retry_delay
 from notifier.settle import Verdict, before_sending, fallback_target, stale_because
