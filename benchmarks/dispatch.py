@@ -12,14 +12,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from notifier import outbox, paths, schema
+from notifier import paths
 from notifier.channels.base import OutgoingMessage, SendResult
-from notifier.checking import Incoming
 from notifier.config import Settings, load_settings
-from notifier.db import make_engine, write_transaction
-from notifier.dispatch import Dispatcher
-from notifier.ingest import ingest
-from notifier.render import build_environment
+from notifier.db import schema
+from notifier.db.engine import make_engine, write_transaction
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.outbox import store as outbox
+from notifier.rendering.environment import build_environment
+from notifier.sending.dispatch import Dispatcher
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)  # 11:00 in Rome: outside quiet hours
 

@@ -21,11 +21,12 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import select
 
-from notifier import paths, schema
+from notifier import paths
 from notifier.config import Settings, load_settings
-from notifier.db import make_engine, read_transaction, write_transaction
-from notifier.fileimport import FileImport
-from notifier.tables import EVENTS, SHIPMENTS
+from notifier.db import schema
+from notifier.db.engine import make_engine, read_transaction, write_transaction
+from notifier.db.tables import EVENTS, SHIPMENTS
+from notifier.ingest.fileimport import FileImport
 
 TARGET_RATIO = 0.30
 TARGET_PEAK_MB = 300
@@ -279,7 +280,7 @@ def checker_peak_memory(events: Path, log: Path) -> float:
     this is the other one. Its output, the checked lines, goes to /dev/null.
     """
     region = _settings("sqlite://").company.default_phone_region
-    command = [sys.executable, "-m", "notifier.filecheck", str(events), "jsonl", region, "0"]
+    command = [sys.executable, "-m", "notifier.ingest.filecheck", str(events), "jsonl", region, "0"]
     peak, _ = _launch(command, dict(os.environ), Path(os.devnull), errors=log)
     return peak
 

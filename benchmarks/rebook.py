@@ -15,12 +15,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from notifier import links, paths, schema
-from notifier.checking import Incoming
+from notifier import paths
 from notifier.config import load_settings
-from notifier.db import make_engine, read_transaction
-from notifier.ingest import ingest
-from notifier.tables import SHIPMENTS
+from notifier.db import schema
+from notifier.db.engine import make_engine, read_transaction
+from notifier.db.tables import SHIPMENTS
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.rebooking import links
 
 TARGET_RATIO = 0.5
 CLIENTS = 8

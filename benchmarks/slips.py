@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from notifier import paths
 from notifier.config import Settings, load_settings
-from notifier.messages import ParcelFacts
-from notifier.slipmodel import Slip
-from notifier.slips import render_slips_pdf
+from notifier.rendering.context import ParcelFacts
+from notifier.slips.model import Slip
+from notifier.slips.pdf import render_slips_pdf
 from notifier.vocabulary import Reason, Status
 
 TARGET_RATIO = 1.5  # ours' time over the ceiling's, at most

@@ -18,15 +18,16 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Connection, Engine
 
-from notifier import __version__, schema
+from notifier import __version__
 from notifier.config import Settings, load_settings
 from notifier.config.loading import find_config_path
-from notifier.db import make_engine, read_transaction
+from notifier.db import schema
+from notifier.db.engine import make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
 
 if TYPE_CHECKING:
     # WeasyPrint is slow to import: only the slip commands load it.
-    from notifier.slipmodel import Layout, Slip
+    from notifier.slips.model import Layout, Slip
 
 app = typer.Typer(
     help="notifier: proactive delivery notifications, missed-delivery slips and rebooking.",
@@ -162,7 +163,7 @@ def ingest(
     config: ConfigOption = None,
 ) -> None:
     """Store events from files; rejected lines are reported and the exit code is 1."""
-    from notifier.fileimport import FileImport
+    from notifier.ingest.fileimport import FileImport
 
     settings = _settings(config)
     engine = _ready_engine(settings)
@@ -201,7 +202,7 @@ def slips(
     config: ConfigOption = None,
 ) -> None:
     """Print a day's missed-delivery slips (one depot's, with --depot) in route order."""
-    from notifier.slipbatch import day_slips
+    from notifier.slips.store import day_slips
 
     chosen = _layout(layout)
     settings = _settings(config)
@@ -228,7 +229,7 @@ def slip(
     config: ConfigOption = None,
 ) -> None:
     """Print the slip of one parcel's latest missed delivery."""
-    from notifier.slipbatch import shipment_slip
+    from notifier.slips.store import shipment_slip
 
     chosen = _layout(layout)
     settings = _settings(config)
@@ -266,7 +267,7 @@ def _layout(value: str) -> Layout:
 def _write_slips(
     found: list[Slip], output: Path, *, settings: Settings, layout: Layout, now: datetime
 ) -> None:
-    from notifier.slips import render_slips_pdf
+    from notifier.slips.pdf import render_slips_pdf
 
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task(f"rendering {len(found)} slips", total=len(found))
@@ -296,7 +297,7 @@ def bookings(
     config: ConfigOption = None,
 ) -> None:
     """Print a day's rebookings for the depot: slots, pickups, neighbours, callbacks, disputes."""
-    from notifier.bookinglist import build_csv, build_json, depot_bookings
+    from notifier.ops.bookings import build_csv, build_json, depot_bookings
 
     if output_format not in ("csv", "json"):
         err.print(f"error: --format must be csv or json, not {output_format!r}")
@@ -357,7 +358,7 @@ def _serve(
 ) -> None:
     import uvicorn
 
-    from notifier.demo import DemoFeed, demo_events
+    from notifier.ingest.demo import DemoFeed, demo_events
     from notifier.scheduler import build_scheduler
     from notifier.web.app import create_app
 

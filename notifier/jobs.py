@@ -9,8 +9,8 @@ from threading import Lock
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from notifier.demo import DemoFeed
-    from notifier.dispatch import Dispatcher
+    from notifier.ingest.demo import DemoFeed
+    from notifier.sending.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 

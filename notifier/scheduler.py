@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 
 from notifier import jobs
 from notifier.config import Settings
-from notifier.demo import DemoFeed
-from notifier.dispatch import Dispatcher
-from notifier.render import build_environment
+from notifier.ingest.demo import DemoFeed
+from notifier.rendering.environment import build_environment
+from notifier.sending.dispatch import Dispatcher
 
 HEARTBEAT_SECONDS = 10
 

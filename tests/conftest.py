@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from notifier import schema
 from notifier.config import Settings
 from notifier.config.loading import settings_from_data
-from notifier.db import make_engine
+from notifier.db import schema
+from notifier.db.engine import make_engine
 
 # Provider servers (SMTP, Prism, our fake Twilio) live in their own module.
 pytest_plugins = ["tests.providers"]

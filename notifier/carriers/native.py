@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from notifier.contacts import parse_email, parse_phone
+from notifier.carriers.contacts import parse_email, parse_phone
 from notifier.errors import EventRejectedError, FieldError
 from notifier.vocabulary import (
     REASON_BY_VALUE,

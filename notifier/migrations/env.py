@@ -1,9 +1,9 @@
-"""Alembic's entry point: runs migrations on the connection notifier.schema hands over."""
+"""Alembic's entry point: runs migrations on the connection notifier.db.schema hands over."""
 
 from alembic import context
 from sqlmodel import SQLModel
 
-from notifier import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from notifier.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from notifier.checking import Incoming, ItemResult
 from notifier.config import Settings
 from notifier.errors import RequestTooLargeError
-from notifier.ingest import Summary, ingest, payload_text
+from notifier.ingest.batches import Summary, ingest, payload_text
+from notifier.ingest.checking import Incoming, ItemResult
 
 router = APIRouter(prefix="/api/v1")
 

@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifier.config import Settings
-from notifier.db import make_engine
-from notifier.render import build_environment
+from notifier.db.engine import make_engine
+from notifier.rendering.environment import build_environment
 from notifier.scheduler import NotifierScheduler
 from notifier.web import api, health, ops, rebook
 from notifier.web.guards import SecurityHeaders

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from notifier import schema
+from notifier.db import schema
 from notifier.errors import DatabaseUnavailableError
 
 router = APIRouter()

@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from notifier.bookinglist import build_csv, build_json, depot_bookings
 from notifier.config import Settings
-from notifier.db import read_transaction
+from notifier.db.engine import read_transaction
+from notifier.ops.bookings import build_csv, build_json, depot_bookings
 
 router = APIRouter(prefix="/ops", include_in_schema=False)
 
@@ -72,8 +72,8 @@ def slips_pdf(
     if layout not in ("a6", "a4x4"):
         return _error(422, "layout: must be a6 or a4x4")
     # Imported here: WeasyPrint is slow to load and only this page needs it.
-    from notifier.slipbatch import day_slips
-    from notifier.slips import render_slips_pdf
+    from notifier.slips.pdf import render_slips_pdf
+    from notifier.slips.store import day_slips
 
     now = datetime.now(UTC)
     with read_transaction(request.app.state.engine) as connection:

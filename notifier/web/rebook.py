@@ -11,13 +11,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from notifier.choices import ChoiceInvalidError, ChoiceLockedError, SlotFullError, options_for
 from notifier.config import Settings
-from notifier.db import read_transaction, write_transaction
-from notifier.links import resolve_code
+from notifier.db.engine import read_transaction, write_transaction
 from notifier.locales import LANGUAGE_NAMES, SHIPPED_LANGUAGES, language_for, parse_language
-from notifier.rebooking import Parcel, open_parcel
-from notifier.rebooking import book as book_choice
+from notifier.rebooking.choices import (
+    ChoiceInvalidError,
+    ChoiceLockedError,
+    SlotFullError,
+    options_for,
+)
+from notifier.rebooking.links import resolve_code
+from notifier.rebooking.store import Parcel, open_parcel
+from notifier.rebooking.store import book as book_choice
 from notifier.vocabulary import RebookOption
 from notifier.web.guards import CSRF_COOKIE, RateLimiter, csrf_ok, csrf_token, new_csrf_cookie
 from notifier.web.rebook_forms import TEXT_LIMITS, form_field, parse_choice

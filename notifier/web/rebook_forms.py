@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from notifier.choices import Choice
+from notifier.rebooking.choices import Choice
 from notifier.vocabulary import RebookOption
 
 # Input limits of the free-text fields, in characters (the inputs' maxlength too).

@@ -10,12 +10,12 @@ from urllib.parse import urlsplit
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
-from notifier.calendar import build_ics
-from notifier.choices import Booked, locked_since, offered_days, options_for
 from notifier.config import Settings
 from notifier.locales import day_long
-from notifier.messages import build_context, facts_on_shipment, format_hours
-from notifier.rebooking import Parcel, slot_offers
+from notifier.rebooking.choices import Booked, locked_since, offered_days, options_for
+from notifier.rebooking.store import Parcel, slot_offers
+from notifier.rendering.context import build_context, facts_on_shipment, format_hours
+from notifier.rendering.ics import build_ics
 from notifier.vocabulary import TERMINAL_STATUSES, RebookOption
 
 

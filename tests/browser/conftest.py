@@ -20,12 +20,13 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine, select
 
-from notifier import links, schema
-from notifier.checking import Incoming
 from notifier.config import Settings
-from notifier.db import make_engine, read_transaction
-from notifier.ingest import ingest
-from notifier.tables import SHIPMENTS
+from notifier.db import schema
+from notifier.db.engine import make_engine, read_transaction
+from notifier.db.tables import SHIPMENTS
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.rebooking import links
 from notifier.web.app import create_app
 from notifier.web.guards import RateLimiter
 from tests.conftest import BASE_CONFIG, REPO, make_settings, require

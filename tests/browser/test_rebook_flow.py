@@ -12,11 +12,11 @@ import pytest
 from babel.dates import format_date
 from sqlalchemy import select
 
-from notifier import links
-from notifier.db import read_transaction
-from notifier.slipbatch import shipment_slip
-from notifier.slips import render_slips_pdf
-from notifier.tables import OUTBOX, REBOOKINGS, SHIPMENTS
+from notifier.db.engine import read_transaction
+from notifier.db.tables import OUTBOX, REBOOKINGS, SHIPMENTS
+from notifier.rebooking import links
+from notifier.slips.pdf import render_slips_pdf
+from notifier.slips.store import shipment_slip
 from tests.browser.conftest import LiveSite
 from tests.pdftools import need_tools, qr_codes
 

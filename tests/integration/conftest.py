@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Table, select
 
-from notifier import schema
-from notifier.db import make_engine
+from notifier.db import schema
+from notifier.db.engine import make_engine
 from notifier.web.app import create_app
 from tests.conftest import make_settings
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from notifier.models import ContactPointRow, OutboxRow, ShipmentRow, StatusEventRow
+from notifier.db.models import ContactPointRow, OutboxRow, ShipmentRow, StatusEventRow
 from notifier.web.api import MAX_EVENTS_PER_REQUEST
 from tests.conftest import EventFactory
 from tests.integration.conftest import API_KEY, AUTH, JSON, ClientFactory, post_events, rows
@@ -332,7 +332,7 @@ def test_an_unexpected_failure_is_a_bare_500_logged_without_the_input(
     assert response.json() == {"error": "internal error"}
     logged = logged_text(caplog)
     assert "unhandled error" in logged
-    assert "ingest.py" in logged  # where it failed is still there for whoever debugs it
+    assert "ingest/batches.py" in logged  # where it failed is still there for whoever debugs it
     assert [value for value in PERSONAL_STRINGS if value in logged] == []
     # Not acknowledged, so not kept: the whole batch was rolled back.
     assert rows(engine, StatusEventRow) == []

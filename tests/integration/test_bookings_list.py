@@ -13,16 +13,17 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from notifier import links, rebooking
-from notifier.bookinglist import FIELDS, build_csv, depot_bookings
-from notifier.checking import Incoming
-from notifier.choices import Choice
 from notifier.cli import app
 from notifier.config import Settings
-from notifier.db import read_transaction, write_transaction
-from notifier.ingest import ingest
+from notifier.db.engine import read_transaction, write_transaction
+from notifier.db.tables import SHIPMENTS
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.ops.bookings import FIELDS, build_csv, depot_bookings
+from notifier.rebooking import links
+from notifier.rebooking import store as rebooking
+from notifier.rebooking.choices import Choice
 from notifier.shipments import ShipmentRecord
-from notifier.tables import SHIPMENTS
 from tests.conftest import EventFactory, make_settings
 from tests.integration.conftest import ClientFactory
 

@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from notifier import schema
-from notifier.bulk import Bulk
-from notifier.db import write_transaction
-from notifier.tables import SHIPMENTS
+from notifier.db import schema
+from notifier.db.bulk import Bulk
+from notifier.db.engine import write_transaction
+from notifier.db.tables import SHIPMENTS
 
 ROME = timezone(timedelta(hours=1))
 MOMENTS = [

@@ -9,16 +9,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from notifier import choices, links, rebooking
-from notifier.checking import Incoming
-from notifier.choices import Choice
 from notifier.config import Settings
-from notifier.db import read_transaction, write_transaction
-from notifier.dispatch import Dispatcher
-from notifier.ingest import ingest
-from notifier.render import build_environment
+from notifier.db.engine import read_transaction, write_transaction
+from notifier.db.tables import OUTBOX, SHIPMENTS
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.rebooking import choices, links
+from notifier.rebooking import store as rebooking
+from notifier.rebooking.choices import Choice
+from notifier.rendering.environment import build_environment
+from notifier.sending.dispatch import Dispatcher
 from notifier.shipments import ShipmentRecord
-from notifier.tables import OUTBOX, SHIPMENTS
 from tests.conftest import EventFactory, make_settings
 from tests.integration.test_links import Recording
 

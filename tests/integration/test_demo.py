@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, func, select
 
 from notifier.cli import _local_rebooking
-from notifier.demo import SCRIPT, DemoFeed, demo_events
-from notifier.models import OutboxRow, StatusEventRow
+from notifier.db.models import OutboxRow, StatusEventRow
+from notifier.ingest.demo import SCRIPT, DemoFeed, demo_events
 from tests.conftest import make_settings
 
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

@@ -12,15 +12,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
-from notifier import outbox
 from notifier.channels.email_smtp import SmtpEmailChannel
 from notifier.channels.sms_twilio import TwilioSmsChannel, build_twilio_client
-from notifier.checking import Incoming
 from notifier.config import Settings
-from notifier.dispatch import Dispatcher
-from notifier.ingest import ingest
-from notifier.models import OptOutRow, OutboxRow
-from notifier.render import build_environment
+from notifier.db.models import OptOutRow, OutboxRow
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.outbox import store as outbox
+from notifier.rendering.environment import build_environment
+from notifier.sending.dispatch import Dispatcher
 from tests.conftest import EventFactory, make_settings
 from tests.providers import FakeTwilio, RedirectingHttpClient, SmtpServer
 

@@ -8,16 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from notifier import outbox
 from notifier.channels.base import OutgoingMessage, SendResult
-from notifier.db import read_transaction, write_transaction
-from notifier.dispatch import Dispatcher
+from notifier.db.engine import read_transaction, write_transaction
+from notifier.db.tables import OUTBOX, SHIPMENTS
 from notifier.errors import DuplicateMessageError
 from notifier.locales import Language
-from notifier.outboxrows import NewOutboxRow
+from notifier.outbox import store as outbox
+from notifier.outbox.rows import NewOutboxRow
 from notifier.purposes import Purpose
-from notifier.render import build_environment
-from notifier.tables import OUTBOX, SHIPMENTS
+from notifier.rendering.environment import build_environment
+from notifier.sending.dispatch import Dispatcher
 from notifier.vocabulary import Channel
 from tests.integration.conftest import ClientFactory
 from tests.integration.test_links import Recording

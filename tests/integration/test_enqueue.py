@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
-from notifier.checking import Incoming, Outcome
 from notifier.config import Settings
-from notifier.ingest import ingest
-from notifier.models import OutboxRow
+from notifier.db.models import OutboxRow
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming, Outcome
 from tests.conftest import EventFactory, make_settings
 
 ROME = ZoneInfo("Europe/Rome")

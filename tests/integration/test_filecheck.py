@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from notifier.checking import Checked, Incoming, ItemResult, check
 from notifier.errors import InputFormatError
-from notifier.eventfiles import FileFormat, read_records
-from notifier.filecheck import CHUNK_LINES, checked_in_child
+from notifier.ingest.checking import Checked, Incoming, ItemResult, check
+from notifier.ingest.filecheck import CHUNK_LINES, checked_in_child
+from notifier.ingest.files import FileFormat, read_records
 from tests.conftest import NOW
 from tests.integration.events import as_csv, as_jsonl, histories
 
@@ -104,7 +104,7 @@ def test_a_child_that_dies_is_an_error_not_a_short_file(tmp_path: Path) -> None:
 
 
 def checker_processes() -> set[int]:
-    """Pids of running `python -m notifier.filecheck` children of this process."""
+    """Pids of running `python -m notifier.ingest.filecheck` children of this process."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -117,13 +117,17 @@ def checker_processes() -> set[int]:
         parent = next(
             (int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:")), 0
         )
-        if parent == os.getpid() and b"notifier.filecheck" in command and "State:\tZ" not in status:
+        if (
+            parent == os.getpid()
+            and b"notifier.ingest.filecheck" in command
+            and "State:\tZ" not in status
+        ):
             found.add(int(entry.name))
     return found
 
 
 def test_large_files_go_to_a_child_and_small_ones_do_not(tmp_path: Path) -> None:
-    from notifier.filecheck import MIN_PARALLEL_BYTES, worth_a_process
+    from notifier.ingest.filecheck import MIN_PARALLEL_BYTES, worth_a_process
 
     small = tmp_path / "small.jsonl"
     small.write_text(json.dumps({"event_id": "1"}) + "\n", encoding="utf-8")

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from notifier import schema
-from notifier.db import make_engine
+from notifier.db import schema
+from notifier.db.engine import make_engine
 from notifier.scheduler import build_scheduler
 from notifier.web.app import create_app
 from tests.conftest import make_settings

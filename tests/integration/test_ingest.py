@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 
-from notifier.checking import Incoming, Outcome
-from notifier.ingest import ingest
-from notifier.models import ContactPointRow, ShipmentRow, StatusEventRow
+from notifier.db.models import ContactPointRow, ShipmentRow, StatusEventRow
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming, Outcome
 from tests.conftest import NOW, EventFactory, make_settings
 from tests.integration.events import final_statuses, histories
 

@@ -17,11 +17,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from notifier import paths, schema
+from notifier import paths
 from notifier.cli import app
-from notifier.db import make_engine
-from notifier.filecheck import MIN_PARALLEL_BYTES
-from notifier.models import ShipmentRow, StatusEventRow
+from notifier.db import schema
+from notifier.db.engine import make_engine
+from notifier.db.models import ShipmentRow, StatusEventRow
+from notifier.ingest.filecheck import MIN_PARALLEL_BYTES
 from tests.integration.events import as_csv, as_jsonl, final_statuses, histories
 
 runner = CliRunner()
@@ -238,7 +239,7 @@ def ended_within(pid: int, *, seconds: float) -> bool:
 
 
 def checkers_of(path: Path) -> list[int]:
-    """Live `notifier.filecheck` processes reading this file, whoever their parent now is."""
+    """Live `notifier.ingest.filecheck` processes reading this file, whoever their parent now is."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -246,7 +247,11 @@ def checkers_of(path: Path) -> list[int]:
             state = (entry / "stat").read_text().split(") ", 1)[1][0]
         except (OSError, IndexError):
             continue
-        if b"notifier.filecheck" in command and str(path).encode() in command and state != "Z":
+        if (
+            b"notifier.ingest.filecheck" in command
+            and str(path).encode() in command
+            and state != "Z"
+        ):
             found.append(int(entry.name))
     return found
 

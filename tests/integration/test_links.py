@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from notifier import links
 from notifier.channels.base import OutgoingMessage, SendResult
-from notifier.checking import Incoming
 from notifier.config import Settings
-from notifier.dispatch import Dispatcher
+from notifier.db.tables import LINKS, OUTBOX
 from notifier.errors import SecretKeyMissingError
-from notifier.ingest import ingest
-from notifier.links import CODE_ALPHABET, Link
-from notifier.render import build_environment
-from notifier.tables import LINKS, OUTBOX
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.rebooking import links
+from notifier.rebooking.links import CODE_ALPHABET, Link
+from notifier.rendering.environment import build_environment
+from notifier.sending.dispatch import Dispatcher
 from tests.conftest import EventFactory, make_settings
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)

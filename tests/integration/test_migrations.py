@@ -8,8 +8,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from notifier import schema
-from notifier.db import make_engine
+from notifier.db import schema
+from notifier.db.engine import make_engine
 from notifier.errors import SchemaOutOfDateError
 
 

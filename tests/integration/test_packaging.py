@@ -21,10 +21,11 @@ import sys
 from pathlib import Path
 root = Path(sys.argv[1]).resolve()
 import notifier
-from notifier import paths, schema
+from notifier import paths
+from notifier.db import schema
 from notifier.config import load_settings
-from notifier.db import make_engine
-from notifier.render import build_environment
+from notifier.db.engine import make_engine
+from notifier.rendering.environment import build_environment
 assert Path(notifier.__file__).resolve().is_relative_to(root), notifier.__file__
 assert paths.templates_dir().resolve().is_relative_to(root), paths.templates_dir()
 assert paths.example_config().resolve().is_relative_to(root), paths.example_config()

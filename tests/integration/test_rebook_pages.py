@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from notifier import links
-from notifier.checking import Incoming
-from notifier.choices import offered_days
-from notifier.db import read_transaction, write_transaction
-from notifier.ingest import ingest
-from notifier.tables import REBOOKINGS, SHIPMENTS
+from notifier.db.engine import read_transaction, write_transaction
+from notifier.db.tables import REBOOKINGS, SHIPMENTS
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.rebooking import links
+from notifier.rebooking.choices import offered_days
 from tests.conftest import make_settings
 from tests.integration.conftest import ClientFactory
 

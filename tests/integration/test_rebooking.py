@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from notifier import choices, links, rebooking
-from notifier.checking import Incoming
-from notifier.choices import Choice, SlotFullError
 from notifier.config import Settings
-from notifier.db import read_transaction, write_transaction
-from notifier.ingest import ingest
+from notifier.db.engine import read_transaction, write_transaction
+from notifier.db.tables import OUTBOX, REBOOKINGS, SHIPMENTS, SLOTS
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.rebooking import choices, links
+from notifier.rebooking import store as rebooking
+from notifier.rebooking.choices import Choice, SlotFullError
 from notifier.shipments import ShipmentRecord
-from notifier.tables import OUTBOX, REBOOKINGS, SHIPMENTS, SLOTS
 from tests.conftest import EventFactory, make_settings
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 in Rome

@@ -14,13 +14,13 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from notifier import links
-from notifier.checking import Incoming
 from notifier.cli import app
 from notifier.config import Settings
-from notifier.db import read_transaction
-from notifier.ingest import ingest
-from notifier.tables import SHIPMENTS
+from notifier.db.engine import read_transaction
+from notifier.db.tables import SHIPMENTS
+from notifier.ingest.batches import ingest
+from notifier.ingest.checking import Incoming
+from notifier.rebooking import links
 from tests.conftest import make_settings
 from tests.integration.conftest import ClientFactory
 from tests.pdftools import need_tools, page_count, page_text, qr_codes

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from notifier.config import Settings
-from notifier.messages import ParcelFacts
-from notifier.slipmodel import Slip
-from notifier.slips import ExternalResourceError, render_slips_html, render_slips_pdf
+from notifier.rendering.context import ParcelFacts
+from notifier.slips.model import Slip
+from notifier.slips.pdf import ExternalResourceError, render_slips_html, render_slips_pdf
 from notifier.vocabulary import Reason, Status
 from tests.conftest import NOW, make_settings, require
 from tests.pdftools import page_count, page_size_pt, page_texts, qr_codes, run

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from notifier.calendar import NotInCalendarError, build_ics
-from notifier.choices import Booked, Choice
 from notifier.config import Settings
+from notifier.rebooking.choices import Booked, Choice
+from notifier.rendering.ics import NotInCalendarError, build_ics
 from tests.conftest import BASE_CONFIG, make_settings
 
 CREATED = datetime(2026, 11, 23, 9, 12, 30, tzinfo=UTC)

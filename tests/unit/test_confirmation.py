@@ -6,11 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from notifier.choices import Booked, Choice
 from notifier.config import Settings
-from notifier.messages import ParcelFacts, build_context, group_tracking
-from notifier.render import build_environment, render_message
-from notifier.smstext import sms_encoding
+from notifier.rebooking.choices import Booked, Choice
+from notifier.rendering.context import ParcelFacts, build_context, group_tracking
+from notifier.rendering.environment import build_environment, render_message
+from notifier.rendering.smstext import sms_encoding
 from tests.conftest import make_settings
 from tests.unit.test_render import FULL, MINIMAL, NOW, PICKUP
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from notifier.errors import InputFormatError
-from notifier.eventfiles import FileFormat, detect_format, read_records, unflatten
+from notifier.ingest.files import FileFormat, detect_format, read_records, unflatten
 
 
 def records(data: bytes, fmt: FileFormat) -> list[tuple[int, object, str | None]]:

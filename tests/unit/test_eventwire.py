@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from notifier.eventwire import from_wire, to_wire
+from notifier.ingest.wire import from_wire, to_wire
 from notifier.vocabulary import ContactKind, ContactPoint, Event, Reason, Status
 
 FULL = Event(

@@ -9,7 +9,7 @@ import qrcode
 from qrcode import util
 from qrcode.constants import ERROR_CORRECT_Q
 
-from notifier.qrsvg import build_qr_svg
+from notifier.slips.qr import build_qr_svg
 
 URL = "https://rapido.example/r/Zx3_kq9PmT2aLw8vRb4nCd"
 

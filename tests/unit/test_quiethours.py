@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notifier.quiethours import is_quiet, next_allowed, recipient_timezone
+from notifier.notify.quiethours import is_quiet, next_allowed, recipient_timezone
 
 ROME = ZoneInfo("Europe/Rome")
 NIGHT = (time(21, 0), time(8, 0))

@@ -10,9 +10,9 @@ import pytest
 from notifier.config import Settings
 from notifier.errors import TemplateMissingError
 from notifier.locales import SHIPPED_LANGUAGES, language_for
-from notifier.messages import ParcelFacts, build_context, format_hours, group_tracking
-from notifier.render import build_environment, render_message
-from notifier.smstext import sms_encoding
+from notifier.rendering.context import ParcelFacts, build_context, format_hours, group_tracking
+from notifier.rendering.environment import build_environment, render_message
+from notifier.rendering.smstext import sms_encoding
 from notifier.vocabulary import Reason, Status
 from tests.conftest import make_settings
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notifier.config import Settings
-from notifier.rules import Intent, Recipient, decide, effective_rule
+from notifier.notify.rules import Intent, Recipient, decide, effective_rule
 from notifier.tracking import Transition
 from notifier.vocabulary import ContactKind, ContactPoint, Event, Reason, Status
 from tests.conftest import make_settings

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from notifier.choices import Booked, Choice
 from notifier.config import Settings
-from notifier.outboxrows import ClaimedRow
+from notifier.outbox.rows import ClaimedRow
 from notifier.purposes import Purpose
-from notifier.retry import gives_up, retry_delay
-from notifier.settle import Verdict, before_sending, fallback_target, stale_because
+from notifier.rebooking.choices import Booked, Choice
+from notifier.sending.retry import gives_up, retry_delay
+from notifier.sending.settle import Verdict, before_sending, fallback_target, stale_because
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.vocabulary import (
     Channel,

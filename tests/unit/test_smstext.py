@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifier.smstext import normalise_sms, sms_encoding
+from notifier.rendering.smstext import normalise_sms, sms_encoding
 
 
 def test_a_typographic_apostrophe_becomes_plain_and_one_gsm7_segment() -> None:

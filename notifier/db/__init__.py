@@ -1,0 +1,1 @@
+"""Storage: engines, transactions, tables and their handles, bulk statements, schema version."""

@@ -1,0 +1,1 @@
+"""Events in: checking and storing them idempotently, and queueing what they call for."""

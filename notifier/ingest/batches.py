@@ -1,0 +1,231 @@
+"""Storing validated events idempotently, a batch per transaction, and updating shipments."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from notifier.config import Settings
+from notifier.config.settings import Ingest
+from notifier.db.bulk import Bulk
+from notifier.db.engine import write_transaction
+from notifier.ingest.checking import Checked, Incoming, ItemResult, Outcome, check
+from notifier.ingest.enqueue import StoredEvent, enqueue_notifications
+from notifier.ingest.store import (
+    ContactsSeen,
+    insert_contacts,
+    insert_events,
+    latest_shipments,
+    save_shipments,
+    stored_event_keys,
+)
+from notifier.rebooking.links import Attempt, issue_links, revoke_links
+from notifier.tracking import plan_batch
+from notifier.vocabulary import TERMINAL_STATUSES, ContactKind, Event, Status
+
+# Ingest writers take turns, one batch transaction at a time: SQLite by BEGIN IMMEDIATE,
+# PostgreSQL by this transaction-scoped advisory lock. Without it two writers can both
+# create the same new shipment or fold events into a stale state. One writer stores about
+# ten thousand events a second, far above any courier's event rate, so the
+# serialisation costs nothing that matters and keeps the logic simple and exact.
+INGEST_LOCK_ID = 0x6E6F746966696572  # "notifier"
+
+
+@dataclass(slots=True)
+class Summary:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    unknown_statuses: int = 0
+    rejections: list[ItemResult] = field(default_factory=list)
+
+    def count(self, result: ItemResult) -> None:
+        if result.outcome is Outcome.STORED:
+            self.stored += 1
+            self.unknown_statuses += result.unknown_status
+        elif result.outcome is Outcome.DUPLICATE:
+            self.duplicates += 1
+        else:
+            self.rejected += 1
+
+
+def ingest(
+    engine: Engine,
+    items: Iterable[Incoming],
+    *,
+    settings: Settings,
+    now: Callable[[], datetime],
+    batch_size: int | None = None,
+    notify: bool = True,
+) -> Iterator[ItemResult]:
+    """Validate and store items, committing every `batch_size` valid events.
+
+    With `notify`, the messages the rules call for are put in the outbox in the same
+    transaction as their events. Results are yielded once their batch is committed,
+    so whatever a caller has seen reported as stored is durable.
+    """
+    region = settings.company.default_phone_region
+    checked = (check(item, default_region=region, now=now()) for item in items)
+    return store_checked(
+        engine, checked, settings=settings, now=now, batch_size=batch_size, notify=notify
+    )
+
+
+def store_checked(
+    engine: Engine,
+    checked: Iterable[Checked | ItemResult],
+    *,
+    settings: Settings,
+    now: Callable[[], datetime],
+    batch_size: int | None = None,
+    notify: bool = True,
+) -> Iterator[ItemResult]:
+    """Store checked items a batch at a time (see `ingest`); rejections pass through."""
+    size = batch_size or settings.ingest.batch_size
+    store = partial(
+        store_events,
+        engine,
+        settings=settings if notify else None,
+        contacts_seen=ContactsSeen(),
+    )
+    pending: list[ItemResult] = []
+    batch: list[Checked] = []
+    for item in checked:
+        if isinstance(item, ItemResult):
+            pending.append(item)
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield from _flush(store, batch, pending, now())
+            batch, pending = [], []
+    yield from _flush(store, batch, pending, now())
+
+
+def _flush(
+    store: Callable[..., list[Outcome]],
+    batch: list[Checked],
+    pending: list[ItemResult],
+    now: datetime,
+) -> Iterator[ItemResult]:
+    results = list(pending)
+    if batch:
+        outcomes = store([item.event for item in batch], now=now)
+        for item, outcome in zip(batch, outcomes, strict=True):
+            event = item.event
+            unknown = event.status is Status.UNKNOWN
+            results.append(ItemResult(item.position, outcome, event.event_id, (), unknown))
+    results.sort(key=lambda r: r.position)
+    yield from results
+
+
+def store_events(
+    engine: Engine,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    settings: Settings | None,
+    reopen_after: timedelta | None = None,
+    contacts_seen: ContactsSeen | None = None,
+) -> list[Outcome]:
+    """Store one batch in one transaction; an outcome per event, in order.
+
+    With settings, the batch's messages are enqueued in that same transaction.
+    `contacts_seen` carries what earlier batches of the same import stored.
+    """
+    if reopen_after is None:
+        reopen_after = settings.ingest.reopen_after if settings else Ingest().reopen_after
+    seen = contacts_seen if contacts_seen is not None else ContactsSeen()
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(select(func.pg_advisory_xact_lock(INGEST_LOCK_ID)))
+        outcomes, contact_keys = _store(connection, events, now, reopen_after, settings, seen)
+    seen.remember(contact_keys)  # committed
+    return outcomes
+
+
+def _store(
+    connection: Connection,
+    events: Sequence[Event],
+    now: datetime,
+    reopen_after: timedelta,
+    settings: Settings | None,
+    contacts_seen: ContactsSeen,
+) -> tuple[list[Outcome], set[tuple[int, ContactKind, str]]]:
+    bulk = Bulk(connection)
+    existing = latest_shipments(bulk, {(e.carrier, e.tracking_number) for e in events})
+    seen = stored_event_keys(bulk, events)
+    outcomes: list[Outcome] = []
+    fresh: list[Event] = []
+    for event in events:
+        key = (event.source, event.event_id)
+        if key in seen:
+            outcomes.append(Outcome.DUPLICATE)
+        else:
+            seen.add(key)
+            fresh.append(event)
+            outcomes.append(Outcome.STORED)
+    if not fresh:
+        return outcomes, set()
+    placements = plan_batch(existing, fresh, reopen_after)
+    owners = [p.state for p in placements]
+    save_shipments(bulk, {id(s): s for s in owners}.values(), now)
+    row_ids = insert_events(bulk, fresh, owners, now)
+    contact_keys = insert_contacts(bulk, fresh, owners, contacts_seen, now)
+    if settings is not None:
+        stored = [
+            StoredEvent(
+                event=event,
+                row_id=row_id,
+                shipment_id=placement.state.id or 0,
+                shipment_locale=placement.state.recipient_locale,
+                transition=placement.transition,
+            )
+            for event, row_id, placement in zip(fresh, row_ids, placements, strict=True)
+        ]
+        enqueue_notifications(connection, stored, settings=settings, now=now)
+        _update_links(connection, stored, settings=settings, now=now)
+    return outcomes, contact_keys
+
+
+def _update_links(
+    connection: Connection, stored: list[StoredEvent], *, settings: Settings, now: datetime
+) -> None:
+    """A missed delivery gets a rebooking link; a parcel that is gone ends its links.
+
+    Only the batch's last word on each shipment counts, and only when it became the
+    shipment's status: a late, older attempt must not replace the slip in the letterbox.
+    """
+    last: dict[int, StoredEvent] = {}
+    for item in stored:
+        if item.transition.took_over:
+            last[item.shipment_id] = item
+    attempts = [
+        Attempt(
+            shipment_id=item.shipment_id,
+            status_event_id=item.row_id,
+            occurred_at=item.event.occurred_at,
+            held_until=item.event.held_until,
+        )
+        for item in last.values()
+        if item.event.status is Status.DELIVERY_ATTEMPTED
+    ]
+    ended = [i.shipment_id for i in last.values() if i.event.status in TERMINAL_STATUSES]
+    revoke_links(connection, ended, now=now)
+    if attempts:
+        issue_links(connection, attempts, key=settings.link_key, settings=settings, now=now)
+
+
+def payload_text(payload: Any) -> str:
+    """The raw payload as stored, for sources that hand us parsed JSON."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate somewhere in an unvalidated field
+        return json.dumps(payload, separators=(",", ":"))
+    return text

@@ -1,0 +1,1 @@
+"""What depot staff and ops take away: the day's bookings list."""

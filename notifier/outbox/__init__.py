@@ -1,0 +1,1 @@
+"""The outbox as a queue: its rows, and all of its SQL."""

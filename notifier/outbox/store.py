@@ -1,0 +1,260 @@
+"""The outbox as a queue: enqueue, claim with a lease, and record each outcome. All its SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from notifier.db.bulk import Bulk
+from notifier.db.engine import write_transaction
+from notifier.db.tables import OPT_OUTS, OUTBOX
+from notifier.errors import DuplicateMessageError
+from notifier.outbox.rows import ClaimedRow, NewOutboxRow
+from notifier.vocabulary import OutboxState
+
+# The outbox's unique keys: by event, and for rows that answer no event (models.py).
+UNIQUE_KEYS = ("uq_outbox_message", "uq_outbox_eventless_booking", "uq_outbox_eventless")
+
+
+def _row(message: NewOutboxRow, now: datetime) -> dict[str, Any]:
+    # Spelled out rather than dataclasses.asdict, which deep-copies every field.
+    return {
+        "shipment_id": message.shipment_id,
+        "status_event_id": message.status_event_id,
+        "rebooking_id": message.rebooking_id,
+        "channel": str(message.channel),
+        "purpose": str(message.purpose),
+        "template": message.template,
+        "locale": str(message.locale),
+        "recipient": message.recipient,
+        "due_at": message.due_at,
+        "state": str(message.state),
+        "last_error": message.last_error,
+        "created_at": now,
+        "updated_at": now,
+        "finished_at": None if message.state is OutboxState.PENDING else now,
+    }
+
+
+_ENQUEUED_COLUMNS = (
+    "shipment_id",
+    "status_event_id",
+    "rebooking_id",
+    "channel",
+    "purpose",
+    "template",
+    "locale",
+    "recipient",
+    "due_at",
+    "state",
+    "attempts",
+    "last_error",
+    "created_at",
+    "updated_at",
+    "finished_at",
+)
+
+
+def enqueue_many(connection: Connection, messages: Sequence[NewOutboxRow], now: datetime) -> None:
+    """Rows for freshly stored events: their keys cannot exist yet, so a clash is a bug.
+
+    Ingest calls this for every batch, so it goes straight to the driver (bulk.py).
+    """
+    if not messages:
+        return
+    bulk = Bulk(connection)
+    stamp = bulk.when(now)
+    rows = [
+        (
+            m.shipment_id,
+            m.status_event_id,
+            m.rebooking_id,
+            m.channel.value,
+            m.purpose.value,
+            m.template,
+            m.locale.value,
+            m.recipient,
+            bulk.when(m.due_at),
+            str(m.state),
+            0,
+            m.last_error,
+            stamp,
+            stamp,
+            None if m.state is OutboxState.PENDING else stamp,
+        )
+        for m in messages
+    ]
+    bulk.execute_many(bulk.insert_sql(OUTBOX, _ENQUEUED_COLUMNS), rows)
+
+
+def enqueue(connection: Connection, message: NewOutboxRow, now: datetime) -> int:
+    """One row; DuplicateMessageError when the same message is queued already: the same
+    (shipment, event, channel, purpose), or for a row without an event the same
+    (shipment, channel, purpose, booking)."""
+    try:
+        with connection.begin_nested():
+            result = connection.execute(OUTBOX.insert().returning(OUTBOX.c.id), _row(message, now))
+            return int(result.scalar_one())
+    except IntegrityError as exc:
+        if _violates_unique_key(exc):
+            raise DuplicateMessageError() from exc
+        raise
+
+
+def _violates_unique_key(exc: IntegrityError) -> bool:
+    # PostgreSQL names the constraint or index; SQLite lists the key's columns instead,
+    # and every unique key of the outbox starts with its shipment_id.
+    text = str(exc.orig)
+    return any(name in text for name in UNIQUE_KEYS) or (
+        "UNIQUE constraint failed: outbox.shipment_id" in text
+    )
+
+
+def claim(
+    engine: Engine, *, worker: str, now: datetime, limit: int, lease: timedelta
+) -> list[ClaimedRow]:
+    """Lease up to `limit` due rows: pending and due, or abandoned by a worker whose lease ended.
+
+    PostgreSQL skips rows other workers are claiming (FOR UPDATE SKIP LOCKED); SQLite's
+    BEGIN IMMEDIATE lets one claimer in at a time. Either way a row has one holder.
+    """
+    due = or_(
+        and_(OUTBOX.c.state == OutboxState.PENDING, OUTBOX.c.due_at <= now),
+        and_(OUTBOX.c.state == OutboxState.SENDING, OUTBOX.c.lease_until < now),
+    )
+    candidates = select(OUTBOX.c.id).where(due).order_by(OUTBOX.c.due_at, OUTBOX.c.id).limit(limit)
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                state=OutboxState.SENDING,
+                lease_until=now + lease,
+                leased_by=worker,
+                attempts=OUTBOX.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                OUTBOX.c.id,
+                OUTBOX.c.shipment_id,
+                OUTBOX.c.status_event_id,
+                OUTBOX.c.rebooking_id,
+                OUTBOX.c.channel,
+                OUTBOX.c.purpose,
+                OUTBOX.c.template,
+                OUTBOX.c.locale,
+                OUTBOX.c.recipient,
+                OUTBOX.c.attempts,
+            )
+        )
+        rows = connection.execute(statement).all()
+    return sorted((ClaimedRow(*row) for row in rows), key=lambda c: c.id)
+
+
+def _finish(
+    connection: Connection,
+    message: ClaimedRow,
+    *,
+    worker: str,
+    now: datetime,
+    values: dict[str, Any],
+) -> bool:
+    """Update a row this worker still holds; False when its lease was lost meanwhile."""
+    result = connection.execute(
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.id == message.id,
+            OUTBOX.c.state == OutboxState.SENDING,
+            OUTBOX.c.leased_by == worker,
+        )
+        .values(lease_until=None, leased_by=None, updated_at=now, **values)
+    )
+    return result.rowcount == 1
+
+
+def mark_sent(
+    connection: Connection,
+    message: ClaimedRow,
+    *,
+    worker: str,
+    now: datetime,
+    provider_id: str | None,
+    rendered: dict[str, Any],
+) -> bool:
+    """The provider accepted it; `rendered` holds subject, body, body_html, encoding, segments."""
+    values = {
+        **rendered,
+        "state": OutboxState.SENT,
+        "provider_id": provider_id,
+        "sent_at": now,
+        "error_code": None,
+        "last_error": None,
+    }
+    return _finish(connection, message, worker=worker, now=now, values=values)
+
+
+def mark_retry(
+    connection: Connection,
+    message: ClaimedRow,
+    *,
+    worker: str,
+    now: datetime,
+    due_at: datetime,
+    error: str,
+    code: str | None,
+) -> bool:
+    values = {
+        "state": OutboxState.PENDING,
+        "due_at": due_at,
+        "last_error": error[:2000],
+        "error_code": code,
+    }
+    return _finish(connection, message, worker=worker, now=now, values=values)
+
+
+def mark_final(
+    connection: Connection,
+    message: ClaimedRow,
+    *,
+    worker: str,
+    now: datetime,
+    state: OutboxState,
+    error: str | None = None,
+    code: str | None = None,
+) -> bool:
+    """failed, dead, cancelled or suppressed: the row is done and will not be sent."""
+    values = {"state": state, "finished_at": now, "last_error": error, "error_code": code}
+    return _finish(connection, message, worker=worker, now=now, values=values)
+
+
+def record_opt_out(
+    connection: Connection, *, channel: str, address: str, reason: str, now: datetime
+) -> None:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OPT_OUTS).on_conflict_do_nothing(
+        index_elements=["channel", "address"]
+    )
+    connection.execute(
+        statement, {"channel": channel, "address": address, "reason": reason, "created_at": now}
+    )
+
+
+def opted_out(connection: Connection, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (channel, address) pairs asked not to be messaged."""
+    addresses: dict[str, list[str]] = {}
+    for channel, address in pairs:
+        addresses.setdefault(channel, []).append(address)
+    bulk = Bulk(connection)
+    sql = bulk.select_in(OPT_OUTS, ["address"], equal=["channel"], within="address")
+    return {
+        (channel, address)
+        for channel, group in addresses.items()
+        for (address,) in bulk.fetch(sql, channel, bulk.values(group))
+    }

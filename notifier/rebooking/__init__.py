@@ -1,0 +1,1 @@
+"""Rebooking: the pure booking rules, the links, and booking a choice."""

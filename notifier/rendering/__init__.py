@@ -1,0 +1,1 @@
+"""What messages say: the one Jinja environment, the template context, SMS text, calendar files."""

@@ -1,0 +1,246 @@
+"""What a message says: the facts and the template context, in the recipient's language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_time, get_day_names
+
+from notifier.config import Settings
+from notifier.config.settings import OpeningHours, Place
+from notifier.locales import day_long, day_short
+from notifier.rebooking.choices import Booked, locked_since
+from notifier.shipments import ShipmentRecord
+from notifier.urls import company_website, rebooking_entry
+from notifier.vocabulary import Reason, RebookOption, Status
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+REASONS: dict[str, dict[Reason, str]] = {
+    "it": {
+        Reason.RECIPIENT_ABSENT: "non c'era nessuno a ricevere il pacco",
+        Reason.ADDRESS_INACCESSIBLE: "non siamo riusciti ad accedere all'indirizzo",
+        Reason.BUSINESS_CLOSED: "l'attività era chiusa",
+        Reason.REFUSED: "il pacco è stato rifiutato",
+        Reason.ADDRESS_INCORRECT: "l'indirizzo risulta incompleto o errato",
+        Reason.SIGNATURE_REQUIRED: "serviva una firma e non c'era nessuno per firmare",
+        Reason.PAYMENT_REQUIRED: "il pacco è in contrassegno e va pagato alla consegna",
+        Reason.DAMAGED: "il pacco è risultato danneggiato",
+        Reason.DELAYED: "il pacco ha subito un ritardo",
+        Reason.CUSTOMS: "il pacco è fermo in dogana",
+        Reason.WEATHER: "il maltempo ha impedito la consegna",
+        Reason.OTHER: "non è stato possibile completare la consegna",
+    },
+    "en": {
+        Reason.RECIPIENT_ABSENT: "nobody was in to receive the parcel",
+        Reason.ADDRESS_INACCESSIBLE: "we could not get to the address",
+        Reason.BUSINESS_CLOSED: "the business was closed",
+        Reason.REFUSED: "the parcel was refused",
+        Reason.ADDRESS_INCORRECT: "the address is incomplete or wrong",
+        Reason.SIGNATURE_REQUIRED: "a signature was needed and nobody was in to sign",
+        Reason.PAYMENT_REQUIRED: "the parcel is cash on delivery and must be paid for",
+        Reason.DAMAGED: "the parcel was found damaged",
+        Reason.DELAYED: "the parcel has been delayed",
+        Reason.CUSTOMS: "the parcel is held at customs",
+        Reason.WEATHER: "bad weather stopped the delivery",
+        Reason.OTHER: "the delivery could not be completed",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ParcelFacts:
+    """What a message talks about: the event it answers, on the shipment as it is now."""
+
+    tracking_number: str
+    carrier: str
+    status: Status
+    reason: Reason | None
+    occurred_at: datetime  # aware
+    recipient_name: str | None = None
+    sender_name: str | None = None
+    depot: str | None = None  # code
+    next_attempt_date: date | None = None
+    next_attempt_window: str | None = None  # "10:00-14:00"
+    held_until: date | None = None
+    pickup_point: str | None = None  # code
+    estimated_delivery: date | None = None
+    rebooking_url: str | None = None
+    short_code: str | None = None
+
+
+def facts_on_shipment(
+    shipment: ShipmentRecord,
+    *,
+    status: Status,
+    reason: Reason | str | None,
+    occurred_at: datetime,
+    rebooking_url: str | None = None,
+    short_code: str | None = None,
+    with_name: bool = True,
+) -> ParcelFacts:
+    """The facts of one status, on the shipment as it is now.
+
+    The shipment's current facts win: a hold or pickup point decided since the event is
+    what the recipient needs to know. Without `with_name`, the recipient's name is left
+    out (a public page shows initials only).
+    """
+    return ParcelFacts(
+        tracking_number=shipment.tracking_number,
+        carrier=shipment.carrier,
+        status=status,
+        reason=Reason(reason) if reason else None,
+        occurred_at=occurred_at,
+        recipient_name=shipment.recipient_name if with_name else None,
+        sender_name=shipment.sender_name,
+        depot=shipment.depot,
+        next_attempt_date=shipment.next_attempt_date,
+        next_attempt_window=shipment.next_attempt_window,
+        held_until=shipment.held_until,
+        pickup_point=shipment.pickup_point,
+        estimated_delivery=shipment.estimated_delivery,
+        rebooking_url=rebooking_url,
+        short_code=short_code,
+    )
+
+
+def group_tracking(number: str) -> str:
+    """Groups of four, as people read codes aloud: RP12 3456 789I T."""
+    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+
+
+def build_context(
+    facts: ParcelFacts,
+    *,
+    settings: Settings,
+    locale: str,
+    now: datetime,
+    booking: Booked | None = None,
+) -> dict[str, Any]:
+    """Everything a template may use; dates already in the recipient's words. Pure.
+
+    `booking` is the recipient's rebooking choice that a confirmation talks about.
+    """
+    tz = ZoneInfo(settings.company.timezone)
+    local = facts.occurred_at.astimezone(tz)
+    company = settings.company
+    return {
+        "company": {
+            "name": company.name,
+            "phone": company.phone,
+            "phone_hours": company.phone_hours,
+            "email": company.email,
+            "website": company_website(settings),
+        },
+        "locale": locale,
+        "tracking_number": facts.tracking_number,
+        "tracking_grouped": group_tracking(facts.tracking_number),
+        "recipient_name": facts.recipient_name,
+        "sender_name": facts.sender_name,
+        "status": str(facts.status),
+        "event_time": format_time(local, "HH:mm", locale=locale),
+        "event_day": day_long(local.date(), locale),
+        "today": local.date() == now.astimezone(tz).date(),
+        "reason": str(facts.reason) if facts.reason else None,
+        "reason_text": REASONS[locale].get(facts.reason) if facts.reason else None,
+        "next_attempt": _next_attempt(facts, locale, day_long),
+        "held_until": day_long(facts.held_until, locale) if facts.held_until else None,
+        "estimated_delivery": (
+            day_long(facts.estimated_delivery, locale) if facts.estimated_delivery else None
+        ),
+        # Short forms for SMS, where every character counts: "mar 24/11".
+        "next_attempt_short": _next_attempt(facts, locale, day_short),
+        "held_until_short": day_short(facts.held_until, locale) if facts.held_until else None,
+        "estimated_delivery_short": (
+            day_short(facts.estimated_delivery, locale) if facts.estimated_delivery else None
+        ),
+        "depot": _place(_find(settings.depots, facts.depot), locale),
+        "pickup_point": _place(_find(settings.pickup_points, facts.pickup_point), locale),
+        "rebooking_url": facts.rebooking_url,
+        # Where a short code is typed by hand: the rebooking base without a token.
+        "rebooking_entry": rebooking_entry(settings),
+        "short_code": facts.short_code,
+        "booking": _booking(booking, facts, settings, locale) if booking else None,
+    }
+
+
+def _booking(booked: Booked, facts: ParcelFacts, settings: Settings, locale: str) -> dict[str, Any]:
+    choice = booked.choice
+    tz = ZoneInfo(settings.company.timezone)
+    until = locked_since(booked, next_attempt=facts.next_attempt_date, settings=settings)
+    code = choice.pickup_point
+    place = _find(settings.pickup_points, code) or _find(settings.depots, code)
+    due = booked.due_at.astimezone(tz) if booked.due_at else None
+    notice = settings.rebooking.safe_place_notice.get(locale)
+    return {
+        "kind": choice.kind,
+        "day": day_long(choice.day, locale) if choice.day else None,
+        "day_short": day_short(choice.day, locale) if choice.day else None,
+        "window": choice.window.replace("-", "–") if choice.window else None,
+        "place": _place(place, locale),
+        "neighbour_name": choice.neighbour_name or None,
+        "neighbour_door": choice.neighbour_door or None,
+        "safe_place": (
+            (choice.instructions or None) if choice.kind == RebookOption.SAFE_PLACE else None
+        ),
+        "comment": (choice.instructions or None) if choice.kind == RebookOption.DISPUTE else None,
+        "safe_place_notice": notice if choice.kind == RebookOption.SAFE_PLACE else None,
+        "callback_due": format_time(due, "HH:mm", locale=locale) if due else None,
+        # After this moment the choice is final: "lunedì 23 novembre alle 18:00".
+        "change_until_day": day_long(until.astimezone(tz).date(), locale) if until else None,
+        "change_until_time": (
+            format_time(until.astimezone(tz), "HH:mm", locale=locale) if until else None
+        ),
+        "manage_url": facts.rebooking_url,
+    }
+
+
+def _next_attempt(facts: ParcelFacts, locale: str, say: Callable[[date, str], str]) -> str | None:
+    if facts.next_attempt_date is None:
+        return None
+    day = say(facts.next_attempt_date, locale)
+    if facts.next_attempt_window:
+        return f"{day}, {facts.next_attempt_window.replace('-', '–')}"
+    return day
+
+
+def _find(places: list[Any], code: str | None) -> Place | None:
+    return next((p for p in places if p.code == code), None) if code else None
+
+
+def _place(place: Place | None, locale: str) -> dict[str, Any] | None:
+    if place is None:
+        return None
+    return {
+        "name": place.name,
+        "address": place.address,
+        "phone": place.phone,
+        "hours": format_hours(place.hours, locale),
+    }
+
+
+@lru_cache(maxsize=256)
+def format_hours(hours: OpeningHours, locale: str) -> str | None:
+    """'lun–ven 08:00–20:00, sab 09:00–13:00': equal neighbouring days share one entry."""
+    names = get_day_names("abbreviated", locale=locale)
+    runs: list[tuple[int, int, str]] = []
+    for index, day in enumerate(_DAYS):
+        value = getattr(hours, day)
+        if value is None or value == "closed":
+            continue
+        if runs and runs[-1][1] == index - 1 and runs[-1][2] == value:
+            runs[-1] = (runs[-1][0], index, value)
+        else:
+            runs.append((index, index, value))
+    if not runs:
+        return None
+    parts = []
+    for first, last, value in runs:
+        days = names[first] if first == last else f"{names[first]}–{names[last]}"
+        parts.append(f"{days} {value.replace('-', '–')}")
+    return ", ".join(parts)

@@ -1,0 +1,82 @@
+"""A claimed row made into the message its channel sends: facts, context, template, text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jinja2 import Environment
+
+from notifier.channels.base import OutgoingMessage
+from notifier.config import Settings
+from notifier.locales import language_for
+from notifier.outbox.rows import ClaimedRow
+from notifier.rebooking.choices import Booked
+from notifier.rebooking.links import Link
+from notifier.rendering.context import ParcelFacts, build_context, facts_on_shipment
+from notifier.rendering.environment import render_message
+from notifier.rendering.smstext import sms_encoding
+from notifier.shipments import EventRecord, ShipmentRecord
+from notifier.vocabulary import Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    outgoing: OutgoingMessage
+    stored: dict[str, Any]  # what the outbox row keeps: subject, bodies, encoding, segments
+
+
+def compose(
+    message: ClaimedRow,
+    *,
+    shipment: ShipmentRecord,
+    event: EventRecord | None,
+    link: Link | None,
+    booking: Booked | None,
+    settings: Settings,
+    templates: Environment,
+    now: datetime,
+) -> Composed:
+    """Render the row as it should read now. Raises TemplateMissingError or a Jinja error."""
+    # Rows are written in a shipped language; one stored before that rule existed still
+    # renders in one rather than failing on a template that is not there.
+    language = language_for(message.locale, settings.company.default_locale)
+    context = build_context(
+        _facts(shipment, event, link), settings=settings, locale=language, now=now, booking=booking
+    )
+    channel = Channel(message.channel)
+    text = render_message(
+        templates, channel=channel, template=message.template, locale=language, context=context
+    )
+    stored: dict[str, Any] = {
+        "subject": text.subject,
+        "body": text.body,
+        "body_html": text.body_html,
+    }
+    if channel == Channel.SMS:
+        encoding = sms_encoding(text.body)
+        stored |= {"encoding": encoding.encoding, "segments": encoding.segments}
+    outgoing = OutgoingMessage(
+        outbox_id=message.id,
+        channel=channel,
+        recipient=message.recipient,
+        body=text.body,
+        locale=language,
+        subject=text.subject,
+        body_html=text.body_html,
+    )
+    return Composed(outgoing, stored)
+
+
+def _facts(shipment: ShipmentRecord, event: EventRecord | None, link: Link | None) -> ParcelFacts:
+    """What the message talks about: the event it answers, on the shipment as it is now."""
+    return facts_on_shipment(
+        shipment,
+        status=event.status if event else shipment.status,
+        reason=event.reason if event else shipment.reason,
+        occurred_at=event.occurred_at if event else shipment.status_occurred_at,
+        # The same link as the slip: the shipment's newest live one.
+        rebooking_url=link.url if link else None,
+        short_code=link.code if link else None,
+    )

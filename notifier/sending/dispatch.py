@@ -1,0 +1,145 @@
+"""Sending the outbox: claim due rows, judge, render and send each, record every outcome.
+
+The decisions are pure and live elsewhere: whether a row still makes sense and where it
+falls back to (settle.py), when it is tried again (retry.py); what one tick reads is in
+dispatchstore.py, how a row becomes a message in compose.py, and how its outcome is
+written in recording.py. This is the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from jinja2 import Environment, TemplateError
+from sqlalchemy import Engine
+
+from notifier.channels.base import Transport
+from notifier.config import Settings
+from notifier.errors import NotifierError, PermanentChannelError, TemporaryChannelError
+from notifier.outbox import store as outbox
+from notifier.outbox.rows import ClaimedRow
+from notifier.sending import settle
+from notifier.sending.compose import compose
+from notifier.sending.record import Recorder
+from notifier.sending.settle import SettleOutcome
+from notifier.sending.store import TickReads, read_tick
+from notifier.vocabulary import Channel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DispatchStats:
+    """How one tick went, by outcome."""
+
+    outcomes: Counter[SettleOutcome] = field(default_factory=Counter)
+
+    @property
+    def claimed(self) -> int:
+        return sum(self.outcomes.values())
+
+
+class Dispatcher:
+    """One worker's sending loop; any number of them may run against one database."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        channels: Mapping[Channel, Transport],
+        templates: Environment,
+        worker: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.channels = channels
+        self.templates = templates
+        self.worker = worker
+        self.record = Recorder(
+            engine=engine,
+            settings=settings,
+            worker=worker,
+            rng=rng or random.Random(),  # noqa: S311  jitter, not secrecy
+        )
+
+    def run_once(self, now: datetime) -> DispatchStats:
+        """Claim one batch of due rows and settle every one of them."""
+        config = self.settings.dispatch
+        claimed = outbox.claim(
+            self.engine,
+            worker=self.worker,
+            now=now,
+            limit=config.batch_size,
+            lease=timedelta(seconds=config.lease_seconds),
+        )
+        stats = DispatchStats()
+        if not claimed:
+            return stats
+        reads = read_tick(self.engine, claimed, settings=self.settings, now=now)
+        for message in claimed:
+            try:
+                outcome = self._settle(message, reads, now)
+            except Exception as exc:
+                # One row's surprise must not keep the rest of the batch leased. The type
+                # is logged, never the message: it may quote an address or a body.
+                log.error("outbox row %d: %s while settling", message.id, _kind(exc))
+                outcome = self._contain(message, now, exc)
+            stats.outcomes[outcome] += 1
+        return stats
+
+    def _settle(self, message: ClaimedRow, reads: TickReads, now: datetime) -> SettleOutcome:
+        shipment = reads.shipments[message.shipment_id]
+        event = reads.events.get(message.status_event_id or -1)
+        booking = reads.bookings.get(message.rebooking_id or -1)
+        verdict = settle.before_sending(
+            message,
+            shipment=shipment,
+            event=event,
+            booking=booking,
+            opted_out=reads.opted_out,
+            settings=self.settings,
+        )
+        if verdict is not None:
+            return self.record.final(message, now, verdict.state, verdict.reason)
+        try:
+            composed = compose(
+                message,
+                shipment=shipment,
+                event=event,
+                link=reads.links.get(message.shipment_id),
+                booking=booking,
+                settings=self.settings,
+                templates=self.templates,
+                now=now,
+            )
+        except (NotifierError, TemplateError) as exc:
+            # A broken template is ops' to fix; retrying keeps the message until they do.
+            return self.record.retry(message, now, f"template: {exc}", None)
+        try:
+            result = self.channels[composed.outgoing.channel].send(composed.outgoing)
+        except TemporaryChannelError as exc:
+            return self.record.retry(message, now, str(exc), exc.code)
+        except PermanentChannelError as exc:
+            return self.record.failed(message, reads, now, exc)
+        return self.record.sent(message, now, result.provider_id, composed.stored)
+
+    def _contain(self, message: ClaimedRow, now: datetime, exc: Exception) -> SettleOutcome:
+        """An unexpected error is a retry (then dead) for its row alone."""
+        try:
+            return self.record.retry(message, now, f"unexpected error: {_kind(exc)}", None)
+        except Exception as again:
+            # The database itself is failing: the lease runs out and the row is claimed again.
+            log.error("outbox row %d: %s recording the retry", message.id, _kind(again))
+            return SettleOutcome.LOST
+
+
+def _kind(exc: BaseException) -> str:
+    kind = type(exc)
+    return f"{kind.__module__}.{kind.__qualname__}"

@@ -1,0 +1,141 @@
+"""Recording how a claimed row ended: sent, retried later, or finished, each in its own
+transaction, and only while this worker still holds the row's lease."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from notifier.config import Settings
+from notifier.db.engine import write_transaction
+from notifier.errors import DuplicateMessageError, PermanentChannelError
+from notifier.locales import language_for
+from notifier.outbox import store as outbox
+from notifier.outbox.rows import ClaimedRow, NewOutboxRow
+from notifier.purposes import PURPOSE_BY_VALUE
+from notifier.sending import settle
+from notifier.sending.retry import gives_up, retry_delay
+from notifier.sending.settle import SettleOutcome
+from notifier.sending.store import TickReads
+from notifier.vocabulary import OutboxState
+
+
+class Recorder:
+    """One worker's writes of outcomes; LOST when the lease ran out meanwhile."""
+
+    def __init__(
+        self, *, engine: Engine, settings: Settings, worker: str, rng: random.Random
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.worker = worker
+        self.rng = rng
+
+    def sent(
+        self, message: ClaimedRow, now: datetime, provider_id: str | None, stored: dict[str, object]
+    ) -> SettleOutcome:
+        with write_transaction(self.engine) as connection:
+            marked = outbox.mark_sent(
+                connection,
+                message,
+                worker=self.worker,
+                now=now,
+                provider_id=provider_id,
+                rendered=stored,
+            )
+        return SettleOutcome.SENT if marked else SettleOutcome.LOST
+
+    def retry(
+        self, message: ClaimedRow, now: datetime, error: str, code: str | None
+    ) -> SettleOutcome:
+        config = self.settings.dispatch
+        if gives_up(message.attempts, max_attempts=config.max_attempts):
+            return self.final(message, now, OutboxState.DEAD, error, code)
+        delay = retry_delay(
+            message.attempts,
+            base_seconds=config.retry_base_seconds,
+            max_seconds=config.retry_max_seconds,
+            rng=self.rng,
+        )
+        with write_transaction(self.engine) as connection:
+            marked = outbox.mark_retry(
+                connection,
+                message,
+                worker=self.worker,
+                now=now,
+                due_at=now + delay,
+                error=error,
+                code=code,
+            )
+        return SettleOutcome.RETRY if marked else SettleOutcome.LOST
+
+    def final(
+        self,
+        message: ClaimedRow,
+        now: datetime,
+        state: OutboxState,
+        error: str | None,
+        code: str | None = None,
+    ) -> SettleOutcome:
+        with write_transaction(self.engine) as connection:
+            marked = outbox.mark_final(
+                connection,
+                message,
+                worker=self.worker,
+                now=now,
+                state=state,
+                error=error,
+                code=code,
+            )
+        return SettleOutcome(str(state)) if marked else SettleOutcome.LOST
+
+    def failed(
+        self, message: ClaimedRow, reads: TickReads, now: datetime, exc: PermanentChannelError
+    ) -> SettleOutcome:
+        """Never retried; the opt-out and the fallback are recorded with the failure."""
+        target = settle.fallback_target(
+            message,
+            event=reads.events.get(message.status_event_id or -1),
+            contacts=reads.contacts.get(message.shipment_id, ()),
+            opted_out=reads.opted_out,
+            settings=self.settings,
+        )
+        with write_transaction(self.engine) as connection:
+            marked = outbox.mark_final(
+                connection,
+                message,
+                worker=self.worker,
+                now=now,
+                state=OutboxState.FAILED,
+                error=str(exc),
+                code=exc.code,
+            )
+            if not marked:
+                return SettleOutcome.LOST
+            if exc.opted_out:
+                outbox.record_opt_out(
+                    connection,
+                    channel=message.channel,
+                    address=message.recipient,
+                    reason=f"provider error {exc.code}" if exc.code else "provider: opted out",
+                    now=now,
+                )
+            # A row written before purposes were typed may carry one of ops' own words.
+            purpose = PURPOSE_BY_VALUE.get(message.purpose)
+            if target is not None and purpose is not None:
+                fallback = NewOutboxRow(
+                    shipment_id=message.shipment_id,
+                    status_event_id=message.status_event_id,
+                    channel=target[0],
+                    purpose=purpose,
+                    template=message.template,
+                    locale=language_for(message.locale, self.settings.company.default_locale),
+                    recipient=target[1],
+                    due_at=now,
+                )
+                with contextlib.suppress(DuplicateMessageError):  # never the same row twice
+                    outbox.enqueue(connection, fallback, now)
+        return SettleOutcome.FAILED

@@ -1,0 +1,74 @@
+"""What one dispatch tick reads: the claimed rows' shipments, events, contacts, opt-outs,
+links and bookings, in one read transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from notifier.config import Settings
+from notifier.db.bulk import Bulk, one_of
+from notifier.db.contacts import stored_contacts
+from notifier.db.engine import read_transaction
+from notifier.db.tables import EVENTS, REBOOKINGS, SHIPMENTS
+from notifier.outbox import store as outbox
+from notifier.outbox.rows import ClaimedRow
+from notifier.rebooking.choices import Booked
+from notifier.rebooking.links import Link, live_links
+from notifier.rebooking.store import booked_from_row
+from notifier.shipments import EventRecord, ShipmentRecord
+from notifier.vocabulary import ContactPoint
+
+
+@dataclass(frozen=True, slots=True)
+class TickReads:
+    """What the rows of one tick need from the database, read once."""
+
+    shipments: Mapping[int, ShipmentRecord]
+    events: Mapping[int, EventRecord]
+    contacts: Mapping[int, Sequence[ContactPoint]]  # per shipment, oldest first
+    opted_out: set[tuple[str, str]]
+    links: Mapping[int, Link]  # per shipment: its newest live link
+    bookings: Mapping[int, Booked]
+
+
+def read_tick(
+    engine: Engine, claimed: Sequence[ClaimedRow], *, settings: Settings, now: datetime
+) -> TickReads:
+    shipment_ids = {m.shipment_id for m in claimed}
+    event_ids = {m.status_event_id for m in claimed if m.status_event_id is not None}
+    booking_ids = {m.rebooking_id for m in claimed if m.rebooking_id is not None}
+    with read_transaction(engine) as connection:
+        shipments = {
+            row["id"]: ShipmentRecord.from_mapping(row)
+            for row in connection.execute(
+                select(SHIPMENTS).where(one_of(connection, SHIPMENTS.c.id, shipment_ids))
+            ).mappings()
+        }
+        events = {
+            row["id"]: EventRecord.from_mapping(row)
+            for row in connection.execute(
+                select(EVENTS.c.id, EVENTS.c.status, EVENTS.c.reason, EVENTS.c.occurred_at).where(
+                    one_of(connection, EVENTS.c.id, event_ids)
+                )
+            ).mappings()
+        }
+        bookings = {
+            row["id"]: booked_from_row(row)
+            for row in connection.execute(
+                select(REBOOKINGS).where(one_of(connection, REBOOKINGS.c.id, booking_ids))
+            ).mappings()
+        }
+        return TickReads(
+            shipments=shipments,
+            events=events,
+            contacts=stored_contacts(Bulk(connection), shipment_ids),
+            opted_out=outbox.opted_out(connection, {(m.channel, m.recipient) for m in claimed}),
+            links=live_links(
+                connection, shipment_ids, key=settings.link_key, settings=settings, now=now
+            ),
+            bookings=bookings,
+        )
