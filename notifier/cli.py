@@ -297,7 +297,8 @@ def bookings(
     config: ConfigOption = None,
 ) -> None:
     """Print a day's rebookings for the depot: slots, pickups, neighbours, callbacks, disputes."""
-    from notifier.ops.bookings import build_csv, build_json, depot_bookings
+    from notifier.ops.bookings import build_csv, build_json
+    from notifier.ops.store import depot_bookings
 
     if output_format not in ("csv", "json"):
         err.print(f"error: --format must be csv or json, not {output_format!r}")

@@ -222,12 +222,12 @@ class Rule(_Section):
     reminder_template: str | None = None
     reasons: dict[Reason, RuleOverride] = Field(default_factory=dict)
 
-    @field_validator("purpose")
+    @field_validator("purpose", mode="before")
     @classmethod
-    def _purpose_is_a_status_purpose(cls, value: Purpose) -> Purpose:
+    def _purpose_is_a_status_purpose(cls, value: Any) -> Any:
         if value not in RULE_PURPOSES:
             allowed = ", ".join(p.value for p in RULE_PURPOSES)
-            raise ValueError(f"{value.value!r} is not a status rule's purpose (one of {allowed})")
+            raise ValueError(f"{value!r} is not a status rule's purpose: use one of {allowed}")
         return value
 
 

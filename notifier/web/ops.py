@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse, Response
 
 from notifier.config import Settings
 from notifier.db.engine import read_transaction
-from notifier.ops.bookings import build_csv, build_json, depot_bookings
+from notifier.ops.bookings import build_csv, build_json
+from notifier.ops.store import depot_bookings
 
 router = APIRouter(prefix="/ops", include_in_schema=False)
 

@@ -19,7 +19,8 @@ from notifier.db.engine import read_transaction, write_transaction
 from notifier.db.tables import SHIPMENTS
 from notifier.ingest.batches import ingest
 from notifier.ingest.checking import Incoming
-from notifier.ops.bookings import FIELDS, build_csv, depot_bookings
+from notifier.ops.bookings import FIELDS, build_csv
+from notifier.ops.store import depot_bookings
 from notifier.rebooking import links
 from notifier.rebooking import store as rebooking
 from notifier.rebooking.choices import Choice

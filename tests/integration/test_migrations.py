@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 from notifier.db import schema
 from notifier.db.engine import make_engine
 from notifier.errors import SchemaOutOfDateError
+from tests.conftest import EventFactory, make_settings
+from tests.integration.test_confirmation import TUESDAY_MORNING, book, missed, store
 
 
 def test_upgrade_creates_every_table_on_an_empty_database(database_url: str) -> None:
@@ -54,3 +57,28 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_0006_moves_a_booking_out_of_the_purpose_text_and_back(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """Rows queued before 0006 named their booking inside the purpose ("rebooked:42")."""
+    settings = make_settings(engine.url.render_as_string(hide_password=False))
+    store(engine, settings, missed(make_event))
+    booked, _ = book(engine, settings, TUESDAY_MORNING)
+    config = schema._alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    with engine.connect() as connection:
+        purposes = connection.exec_driver_sql("SELECT purpose FROM outbox").scalars().all()
+    assert f"rebooked:{booked.id}" in purposes
+    assert "rebooking_confirmed" not in purposes
+
+    schema.upgrade(engine)
+
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT purpose, rebooking_id FROM outbox WHERE rebooking_id IS NOT NULL"
+        ).all()
+    assert [tuple(r) for r in rows] == [("rebooking_confirmed", booked.id)]

@@ -119,6 +119,18 @@ def test_check_config_names_a_misspelt_key_a_bad_timezone_and_a_bad_phone(tmp_pa
         ),
         ('channels = ["sms", "email"]', 'channels = ["fax"]', "rules.CREATED.channels.0", "sms"),
         (
+            'purpose = "parcel_received"',
+            'purpose = "rebooked:42"',
+            "rules.CREATED.purpose",
+            "not a status rule's purpose: use one of parcel_received",
+        ),
+        (
+            'purpose = "returning"',
+            'purpose = "rebooking_confirmed"',
+            "rules.RETURNING.purpose",
+            "not a status rule's purpose",
+        ),
+        (
             'code = "LK-MI-03"',
             'code = "PP-MI-12"',
             "pickup_points",
