@@ -53,7 +53,7 @@ BASE_CONFIG: dict[str, Any] = {
     "company": {
         "name": "Rapido Consegne",
         "phone": "+39 02 1234 5678",
-        "phone_hours": "lun–ven 8:00–20:00",
+        "phone_hours": {day: "08:00-20:00" for day in ("mon", "tue", "wed", "thu", "fri")},
         "email": "assistenza@rapido.example",
         "website": "https://rapido.example",
         "rebooking_base_url": "https://rapido.example/r/",

@@ -9,6 +9,7 @@ from typing import Any
 
 from notifier.carriers.contacts import parse_email, parse_phone
 from notifier.errors import EventRejectedError, FieldError
+from notifier.untrusted import clean_line
 from notifier.vocabulary import (
     REASON_BY_VALUE,
     STATUS_BY_VALUE,
@@ -164,16 +165,21 @@ def parse_native_event(
         held_until=fields.day("held_until"),
         pickup_point=fields.text("pickup_point", max_length=64),
         estimated_delivery=fields.day("estimated_delivery"),
-        recipient_name=fields.text("recipient.name", max_length=200),
-        recipient_postcode=fields.text("recipient.postcode", max_length=16),
+        recipient_name=_line(fields.text("recipient.name", max_length=200)),
+        recipient_postcode=_line(fields.text("recipient.postcode", max_length=16)),
         recipient_locale=locale,
-        sender_name=fields.text("sender.name", max_length=200),
+        sender_name=_line(fields.text("sender.name", max_length=200)),
         contacts=_contacts(fields, default_region),
         payload=raw,
     )
     if fields.errors:
         raise EventRejectedError(fields.errors)
     return event
+
+
+def _line(text: str | None) -> str | None:
+    """Names are shown to people: no line breaks, controls or bidi tricks (untrusted.py)."""
+    return clean_line(text) or None if text else None
 
 
 def _tracking_number(fields: _Fields) -> str | None:

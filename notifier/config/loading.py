@@ -113,6 +113,11 @@ def _problem(source: str, error: Any) -> ConfigProblem:
             problem = "unknown key"
     elif kind == "missing":
         problem = "required key is missing"
+    elif kind in ("model_type", "model_attributes_type", "dict_type") and last.endswith("hours"):
+        problem = (
+            "hours are given per weekday, so each language can say them: a table such as "
+            f'[{key}] with mon = "08:00-20:00", sat = "09:00-13:00"'
+        )
     elif kind == "enum" and len(loc) >= 2 and loc[0] == "rules":
         problem = f"{error['input']!r} is not a status or reason ({error['ctx']['expected']})"
     else:

@@ -63,12 +63,21 @@ class Company(_Section):
     # Before phone: the phone check reads it (pydantic validates in declaration order).
     default_phone_region: PhoneRegion = "IT"
     phone: NonEmpty
-    phone_hours: NonEmpty
+    # When the phone answers, per weekday like a depot's hours: messages, pages and slips
+    # say it in the recipient's language ("lun–ven 08:00–20:00" / "Mon–Fri 08:00–20:00").
+    phone_hours: OpeningHours
     email: EmailAddress
     website: AnyHttpUrl
     rebooking_base_url: AnyHttpUrl
     default_locale: LocaleTag = "it"
     timezone: TimeZoneName = "Europe/Rome"
+
+    @field_validator("phone_hours")
+    @classmethod
+    def _phone_answers_some_day(cls, value: OpeningHours) -> OpeningHours:
+        if all(getattr(value, day) in (None, "closed") for day in OpeningHours.model_fields):
+            raise ValueError('give the hours of at least one day, e.g. mon = "08:00-20:00"')
+        return value
 
     @field_validator("phone")
     @classmethod

@@ -16,6 +16,7 @@ from notifier.config.settings import OpeningHours, Place
 from notifier.locales import day_long, day_short
 from notifier.rebooking.choices import Booked, locked_since
 from notifier.shipments import ShipmentRecord
+from notifier.untrusted import inert
 from notifier.urls import company_website, rebooking_entry
 from notifier.vocabulary import Reason, RebookOption, Status
 
@@ -133,15 +134,16 @@ def build_context(
         "company": {
             "name": company.name,
             "phone": company.phone,
-            "phone_hours": company.phone_hours,
+            "phone_hours": format_hours(company.phone_hours, locale),
             "email": company.email,
             "website": company_website(settings),
         },
         "locale": locale,
         "tracking_number": facts.tracking_number,
         "tracking_grouped": group_tracking(facts.tracking_number),
-        "recipient_name": facts.recipient_name,
-        "sender_name": facts.sender_name,
+        # Names come from the carrier's feed: inert text, never a line or a link of its own.
+        "recipient_name": inert(facts.recipient_name),
+        "sender_name": inert(facts.sender_name),
         "status": str(facts.status),
         "event_time": format_time(local, "HH:mm", locale=locale),
         "event_day": day_long(local.date(), locale),
@@ -183,12 +185,13 @@ def _booking(booked: Booked, facts: ParcelFacts, settings: Settings, locale: str
         "day_short": day_short(choice.day, locale) if choice.day else None,
         "window": choice.window.replace("-", "–") if choice.window else None,
         "place": _place(place, locale),
-        "neighbour_name": choice.neighbour_name or None,
-        "neighbour_door": choice.neighbour_door or None,
-        "safe_place": (
-            (choice.instructions or None) if choice.kind == RebookOption.SAFE_PLACE else None
-        ),
-        "comment": (choice.instructions or None) if choice.kind == RebookOption.DISPUTE else None,
+        # Typed by the recipient on a public page.
+        "neighbour_name": inert(choice.neighbour_name),
+        "neighbour_door": inert(choice.neighbour_door),
+        "safe_place": inert(choice.instructions)
+        if choice.kind == RebookOption.SAFE_PLACE
+        else None,
+        "comment": inert(choice.instructions) if choice.kind == RebookOption.DISPUTE else None,
         "safe_place_notice": notice if choice.kind == RebookOption.SAFE_PLACE else None,
         "callback_due": format_time(due, "HH:mm", locale=locale) if due else None,
         # After this moment the choice is final: "lunedì 23 novembre alle 18:00".

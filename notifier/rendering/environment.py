@@ -74,8 +74,9 @@ def render_message(
     scope = loaded.new_context(dict(context))
     subject = " ".join("".join(loaded.blocks["subject"](scope)).split())
     body = _tidy("".join(loaded.blocks["body"](scope)))
+    paragraphs = _paragraphs(body, _template_urls(context))
     html = _load(env, "email/base.html").render(
-        lang=locale, subject=subject, paragraphs=_paragraphs(body), company=context["company"]
+        lang=locale, subject=subject, paragraphs=paragraphs, company=context["company"]
     )
     return RenderedText(subject, body, html)
 
@@ -93,12 +94,40 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def _paragraphs(body: str) -> list[list[list[tuple[str, bool]]]]:
-    """Paragraphs of lines of (text, is_link) pieces, for the HTML layout to set."""
-    return [
-        [
-            [(piece, bool(_URL.fullmatch(piece))) for piece in _URL.split(line) if piece]
-            for line in block.splitlines()
-        ]
-        for block in body.split("\n\n")
-    ]
+def _template_urls(context: Mapping[str, Any]) -> frozenset[str]:
+    """The addresses our templates are given to print: the only ones made links."""
+    booking = context.get("booking") or {}
+    candidates = (
+        context.get("rebooking_url"),
+        context.get("rebooking_entry"),
+        context.get("company", {}).get("website"),
+        booking.get("manage_url"),
+    )
+    return frozenset(url for url in candidates if isinstance(url, str) and url)
+
+
+def _paragraphs(body: str, links: frozenset[str]) -> list[list[list[tuple[str, bool]]]]:
+    """Paragraphs of lines of (text, is_link) pieces, for the HTML layout to set.
+
+    A piece is a link only when it is one of `links`, with a sentence's full stop or
+    comma after it left as text; any other address stays text.
+    """
+    lines = []
+    for block in body.split("\n\n"):
+        lines.append([_pieces(line, links) for line in block.splitlines()])
+    return lines
+
+
+def _pieces(line: str, links: frozenset[str]) -> list[tuple[str, bool]]:
+    pieces: list[tuple[str, bool]] = []
+    for piece in _URL.split(line):
+        if not piece:
+            continue
+        address = piece.rstrip(".,;:)")
+        if _URL.fullmatch(piece) and address in links:
+            pieces.append((address, True))
+            if address != piece:
+                pieces.append((piece[len(address) :], False))
+        else:
+            pieces.append((piece, False))
+    return pieces

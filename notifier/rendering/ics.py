@@ -9,7 +9,7 @@ from notifier.config import Settings
 from notifier.errors import NotifierError
 from notifier.locales import language_for
 from notifier.rebooking.choices import Booked
-from notifier.rendering.context import group_tracking
+from notifier.rendering.context import format_hours, group_tracking
 from notifier.urls import company_website
 
 PRODID = "-//notifier//rebooking//EN"
@@ -69,7 +69,10 @@ def build_ics(
         "DESCRIPTION:"
         + _text(
             _DESCRIPTION[language].format(
-                company=company.name, window=window, phone=company.phone, hours=company.phone_hours
+                company=company.name,
+                window=window,
+                phone=company.phone,
+                hours=format_hours(company.phone_hours, language),
             )
         ),
         f"URL:{company_website(settings)}",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 # GSM 03.38 basic character set (3GPP TS 23.038 section 6.2.1), one septet each.
@@ -24,7 +26,10 @@ _PLAIN = {
     "\u00a0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " ", "\u200b": "",
     "È": "E", "À": "A", "Ì": "I", "Ò": "O", "Ù": "U",
     "á": "a", "í": "i", "ó": "o", "ú": "u", "â": "a", "ê": "e", "î": "i", "ô": "o", "û": "u",
-    "ë": "e", "ï": "i", "ç": "Ç", "Á": "A", "Í": "I", "Ó": "O", "Ú": "U",
+    "ë": "e", "ï": "i", "ç": "c", "Á": "A", "Í": "I", "Ó": "O", "Ú": "U",
+    # Letters with no decomposition to a GSM-7 base (see _transliterated).
+    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i",
+    "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th", "Ŋ": "N", "ŋ": "n",
 }  # fmt: skip
 _TRANSLATION = str.maketrans(_PLAIN)
 
@@ -40,8 +45,27 @@ class SmsEncoding:
 
 
 def normalise_sms(text: str) -> str:
-    """Replace what forces UCS-2 by its plain GSM-7 equivalent, where one exists."""
-    return text.translate(_TRANSLATION)
+    """Replace what forces UCS-2 by its plain GSM-7 equivalent, where one exists.
+
+    Typographic punctuation by the table above; a Latin letter GSM-7 lacks by its base
+    letter (a name "Ćirić" reads "Ciric", "Škoda" "Skoda"), as people write when a
+    keyboard lacks the accent. Whatever has no such equivalent (Cyrillic, emoji) stays,
+    and the message is UCS-2.
+    """
+    text = text.translate(_TRANSLATION)
+    if all(c in _GSM7 for c in text):
+        return text
+    return "".join(c if c in _GSM7 else _transliterated(c) for c in text)
+
+
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
+
+
+@lru_cache(maxsize=2048)
+def _transliterated(char: str) -> str:
+    """The character without its accents when that leaves only GSM-7 (Ć -> C, ș -> s)."""
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return base if base and all(c in _GSM7 for c in base) else char
 
 
 def sms_encoding(text: str) -> SmsEncoding:

@@ -15,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifier.config import Settings
 from notifier.db.engine import make_engine
+from notifier.locales import language_for
+from notifier.rendering.context import format_hours
 from notifier.rendering.environment import build_environment
 from notifier.scheduler import NotifierScheduler
 from notifier.web import api, health, ops, rebook
@@ -71,8 +73,11 @@ def _add_pages(app: FastAPI, settings: Settings) -> None:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> HTMLResponse:
         template = request.app.state.templates.get_template("web/index.html")
-        lang = company.default_locale.split("-")[0]
-        html = template.render(company=company, lang=lang, phone_e164=phone_e164)
+        lang = language_for(company.default_locale, None)
+        hours = format_hours(company.phone_hours, lang)
+        html = template.render(
+            company=company, company_hours=hours, lang=lang, phone_e164=phone_e164
+        )
         return HTMLResponse(html)
 
     @app.get("/static/notifier.css", include_in_schema=False)

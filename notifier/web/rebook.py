@@ -23,6 +23,7 @@ from notifier.rebooking.choices import (
 from notifier.rebooking.links import resolve_code
 from notifier.rebooking.store import Parcel, open_parcel
 from notifier.rebooking.store import book as book_choice
+from notifier.rendering.context import format_hours
 from notifier.vocabulary import RebookOption
 from notifier.web.guards import CSRF_COOKIE, RateLimiter, csrf_ok, csrf_token, new_csrf_cookie
 from notifier.web.rebook_forms import TEXT_LIMITS, form_field, parse_choice
@@ -89,6 +90,7 @@ def _render(
         other_langs=[(code, LANGUAGE_NAMES[code]) for code in SHIPPED_LANGUAGES if code != lang],
         path=context.pop("path", request.url.path),
         company=settings.company,
+        company_hours=format_hours(settings.company.phone_hours, lang),
         **form,
         **context,
     )

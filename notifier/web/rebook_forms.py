@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from notifier.rebooking.choices import Choice
+from notifier.untrusted import clean_line
 from notifier.vocabulary import RebookOption
 
 # Input limits of the free-text fields, in characters (the inputs' maxlength too).
@@ -20,7 +21,8 @@ def form_field(form: Any, name: str) -> str | None:
 def parse_choice(option: RebookOption, form: Any) -> tuple[Choice | None, dict[str, str]]:
     """The choice a form asks for, or what is wrong with each field."""
     errors: dict[str, str] = {}
-    text = {name: (form_field(form, name) or "").strip() for name in TEXT_LIMITS}
+    # What a recipient types reaches depot staff and couriers: one clean line each.
+    text = {name: clean_line(form_field(form, name) or "").strip() for name in TEXT_LIMITS}
     for name, limit in TEXT_LIMITS.items():
         if len(text[name]) > limit:
             errors[name] = "too_long"

@@ -118,7 +118,7 @@ def test_an_italian_missed_delivery_email_arrives_complete(
     for part in (plain, html):
         assert "RP12 3456 789I T" in part
         assert "+39 02 1234 5678" in part
-        assert "lun–ven 8:00–20:00" in part
+        assert "lun–ven 08:00–20:00" in part
         assert "martedì 24 novembre, 10:00–14:00" in part
         assert "10:49" in part
     # No unsubscribe route exists yet: no header may point at one (nor carry a row id).

@@ -136,7 +136,7 @@ def test_the_landing_page_shows_the_company_and_its_phone(
     assert "<title>Rapido Consegne</title>" in page.text
     assert "<h1>Rapido Consegne</h1>" in page.text
     assert '<a href="tel:+390212345678">+39 02 1234 5678</a>' in page.text
-    assert "lun–ven 8:00–20:00" in page.text
+    assert "lun–ven 08:00–20:00" in page.text
 
 
 def test_the_pages_load_nothing_from_other_hosts(

@@ -31,7 +31,8 @@ assert paths.templates_dir().resolve().is_relative_to(root), paths.templates_dir
 assert paths.example_config().resolve().is_relative_to(root), paths.example_config()
 settings = load_settings(paths.example_config(), env={})
 html = build_environment(settings).get_template("web/index.html").render(
-    company=settings.company, lang="it", phone_e164="+390212345678"
+    company=settings.company, company_hours="lun–ven 08:00–20:00", lang="it",
+    phone_e164="+390212345678",
 )
 assert settings.company.name in html
 engine = make_engine("sqlite:///" + sys.argv[2])

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from notifier.config import Settings
-from notifier.rendering.context import ParcelFacts
+from notifier.rendering.context import ParcelFacts, format_hours
 from notifier.slips.model import Slip
 from notifier.slips.pdf import ExternalResourceError, render_slips_html, render_slips_pdf
 from notifier.vocabulary import Reason, Status
@@ -161,7 +161,10 @@ def test_every_page_says_what_happened_what_next_and_whom_to_call(
         assert facts.tracking_number[:4] + " " + facts.tracking_number[4:8] in text
         assert f"{code[:4]} {code[4:]}" in text
         assert company.phone in text
-        assert company.phone_hours in text
+        # The phone's hours in the slip's own language, never the other's day names.
+        hours = format_hours(company.phone_hours, slip.locale)
+        assert hours is not None
+        assert hours in text
         assert company.email in text
         assert "rapido.example/r" in text
         assert "10:49" in text

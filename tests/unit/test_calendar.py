@@ -88,7 +88,7 @@ def test_lines_fold_at_75_octets_without_splitting_a_character(settings: Setting
         line.decode("utf-8")  # each physical line is whole UTF-8: no character cut in two
     description = unescape(properties(ics)["DESCRIPTION"])
     assert description.startswith(AWKWARD_NAME + ", fascia 09:00–13:00.")
-    assert "+39 02 1234 5678 (lun–ven 8:00–20:00)" in description
+    assert "+39 02 1234 5678 (lun–ven 08:00–20:00)" in description
 
 
 def test_text_escapes_backslash_semicolon_comma_and_newline(settings: Settings) -> None:
@@ -98,13 +98,22 @@ def test_text_escapes_backslash_semicolon_comma_and_newline(settings: Settings) 
     raw = properties(ics)["DESCRIPTION"]
     assert raw.startswith("Rapido\\; Consegne\\, Nord \\\\ Sud")
     multiline = make_settings(
-        "sqlite://", company={**BASE_CONFIG["company"], "phone_hours": "lun–ven\n8:00–20:00"}
+        "sqlite://", company={**BASE_CONFIG["company"], "name": "Rapido\nSud"}
     )
     found = properties(
         build_ics(SLOT, settings=multiline, tracking_number="RP1", uid_domain="r.example")
     )
-    assert "lun–ven\\n8:00–20:00" in found["DESCRIPTION"]
-    assert unescape(found["DESCRIPTION"]).endswith("(lun–ven\n8:00–20:00).")
+    assert found["DESCRIPTION"].startswith("Rapido\\nSud")
+    assert unescape(found["DESCRIPTION"]).startswith("Rapido\nSud")
+
+
+def test_an_english_calendar_says_the_hours_in_english(settings: Settings) -> None:
+    ics = build_ics(
+        SLOT, settings=settings, tracking_number="RP1", uid_domain="r.example", locale="en"
+    )
+    description = unescape(properties(ics)["DESCRIPTION"])
+    assert "(Mon–Fri 08:00–20:00)" in description
+    assert "lun" not in description
 
 
 def test_the_same_booking_gives_the_same_file(settings: Settings) -> None:

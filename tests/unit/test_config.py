@@ -107,7 +107,8 @@ def test_check_config_names_a_misspelt_key_a_bad_timezone_and_a_bad_phone(tmp_pa
         ('email = "assistenza@rapido.example"', 'email = "nobody"', "company.email", "email"),
         ("max_body_bytes = 1048576", 'max_body_bytes = "big"', "api.max_body_bytes", "integer"),
         ('start = "21:00"', 'start = "9pm"', "quiet_hours.start", "time"),
-        ('sat = "09:00-13:00"', 'sat = "13:00-09:00"', "depots.0.hours.sat", "time range"),
+        ('sat = "09:00-13:00"', 'sat = "13:00-09:00"', "company.phone_hours.sat", "time range"),
+        ('sat = "09:00-13:00" }', 'sat = "13:00-09:00" }', "depots.0.hours.sat", "time range"),
         ('transport = "console"', 'transport = "pigeon"', "channels.sms.transport", "twilio"),
         ('transport = "console"', 'transport = "twilio"', "channels.sms", "from_number"),
         ("[rules.EXCEPTION]", "[rules.EXCEPTIONS]", "rules.EXCEPTIONS", "not a status"),
@@ -212,3 +213,18 @@ def test_config_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert find_config_path(None, {}) == EXAMPLE
     (tmp_path / "config.toml").write_text("", encoding="utf-8")
     assert find_config_path(None, {}) == Path("config.toml")
+
+
+def test_phone_hours_in_words_are_refused_with_the_table_to_write(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start = text.index("[company.phone_hours]")
+    end = text.index("\n\n", start)
+    table = text[start:end]
+    words = text[:start] + 'phone_hours = "lun-ven 8-20"' + text[end:]
+    words = words.replace('phone_hours = "lun-ven 8-20"', "")
+    words = words.replace("[company]\n", '[company]\nphone_hours = "lun-ven 8-20"\n', 1)
+    assert table.startswith("[company.phone_hours]")
+    problems = problems_of(write_config(tmp_path, words))
+    (problem,) = [p for p in problems if ": company.phone_hours:" in p]
+    assert "per weekday" in problem
+    assert 'mon = "08:00-20:00"' in problem

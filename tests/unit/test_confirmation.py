@@ -69,7 +69,7 @@ def test_every_kind_renders_in_both_languages(
     for text in (sms, body):
         assert grouped in text
         assert "+39 02 1234 5678" in text
-        assert "8:00–20:00" in text or "8:00-20:00" in text  # the company's phone hours
+        assert "08:00–20:00" in text or "08:00-20:00" in text  # the company's phone hours
         if facts.rebooking_url:
             assert facts.rebooking_url in text  # how to change the choice
     assert body.count(facts.rebooking_url or "\0") <= 1  # the footer does not repeat it

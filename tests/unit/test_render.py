@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from notifier.errors import TemplateMissingError
 from notifier.locales import SHIPPED_LANGUAGES, language_for
 from notifier.rendering.context import ParcelFacts, build_context, format_hours, group_tracking
 from notifier.rendering.environment import build_environment, render_message
-from notifier.rendering.smstext import sms_encoding
+from notifier.rendering.smstext import normalise_sms, sms_encoding
 from notifier.vocabulary import Reason, Status
 from tests.conftest import make_settings
 
@@ -88,7 +89,11 @@ def test_every_template_renders_in_both_languages(
     assert "+39 02 1234 5678" in sms.body
     assert grouped in email.body
     assert "+39 02 1234 5678" in email.body
-    assert "lun–ven 8:00–20:00" in email.body
+    hours = {"it": "lun–ven 08:00–20:00", "en": "Mon–Fri 08:00–20:00"}[locale]
+    source, _, _ = env.loader.get_source(env, f"sms/{locale}/{template}.txt")  # type: ignore[union-attr]
+    if "phone_hours" in source:
+        assert normalise_sms(hours) in sms.body
+    assert hours in email.body
     assert email.body_html is not None
     assert f'lang="{locale}"' in email.body_html
     assert grouped in email.body_html
@@ -202,3 +207,40 @@ def test_opening_hours_collapse_equal_days(settings: Settings) -> None:
     (pickup,) = settings.pickup_points
     assert format_hours(pickup.hours, "it") == "lun–ven 07:00–19:30, sab 07:00–13:00"
     assert format_hours(pickup.hours, "en") == "Mon–Fri 07:00–19:30, Sat 07:00–13:00"
+
+
+HOSTILE_SENDER = "Amazon\nDogana: paga 1,99 EUR su https://evil.example/p"
+
+
+@pytest.mark.parametrize("locale", ["it", "en"])
+def test_a_sender_name_with_a_line_break_and_a_link_stays_inert_text(
+    settings: Settings, locale: str
+) -> None:
+    facts = dataclasses.replace(FULL, status=Status.CREATED, sender_name=HOSTILE_SENDER)
+    env = build_environment(settings)
+    context = build_context(facts, settings=settings, locale=locale, now=NOW)
+    sms = render_message(env, channel="sms", template="created", locale=locale, context=context)
+    email = render_message(env, channel="email", template="created", locale=locale, context=context)
+    assert "evil[.]example/p" in email.body
+    # An SMS gives a sender the room it needs, no more.
+    assert "Amazon Dogana: paga 1,99 EUR su..." in sms.body
+    for body in (sms.body, email.body):
+        assert "https://evil" not in body
+        assert not [line for line in body.splitlines() if line.strip().startswith("Dogana")]
+    assert email.body_html is not None
+    assert "evil" not in "".join(email.body_html.split('href="')[1:]).split('"')[0]
+    links = [part.split('"')[0] for part in email.body_html.split('href="')[1:]]
+    assert links
+    assert all("evil" not in link for link in links)
+    assert FULL.rebooking_url in links  # the template's own address is still a link
+
+
+def test_only_addresses_the_template_was_given_become_links(settings: Settings) -> None:
+    env = build_environment(settings)
+    context = build_context(FULL, settings=settings, locale="it", now=NOW)
+    email = render_message(
+        env, channel="email", template="missed_delivery", locale="it", context=context
+    )
+    assert email.body_html is not None
+    assert f'<a href="{FULL.rebooking_url}"' in email.body_html
+    assert "overflow-wrap:anywhere" in email.body_html  # long links wrap on a phone

@@ -22,8 +22,20 @@ def test_a_typographic_apostrophe_becomes_plain_and_one_gsm7_segment() -> None:
         ("è é ù ì ò à É", "è é ù ì ò à É"),  # GSM-7 has these: untouched
         ("PERCHÉ È ARRIVATO", "PERCHÉ E ARRIVATO"),
         ("ore\u00a010", "ore 10"),
+        ("Ćirić, Škoda Store, François", "Ciric, Skoda Store, Francois"),
+        ("Łódź, Ştefan, Øresund, Ñandú, Müller", "Lodz, Stefan, Øresund, Ñandu, Müller"),
+        ("Пётр 📦", "Пётр 📦"),  # nothing plain to write instead: stays, and is UCS-2
     ],
-    ids=["quotes dash ellipsis", "en dash", "italian letters kept", "capital È", "nbsp"],
+    ids=[
+        "quotes dash ellipsis",
+        "en dash",
+        "italian letters kept",
+        "capital È",
+        "nbsp",
+        "names to their base letters",
+        "gsm letters kept, others to base",
+        "no equivalent",
+    ],
 )
 def test_normalisation(given: str, expected: str) -> None:
     assert normalise_sms(given) == expected
