@@ -23,6 +23,10 @@ class SlotFullError(NotifierError):
 class ChoiceLockedError(NotifierError):
     """The choice can no longer be changed."""
 
+    def __init__(self, since: datetime | None = None) -> None:
+        self.since = since  # when choices closed
+        super().__init__()
+
 
 class ChoiceInvalidError(NotifierError, ValueError):
     """A chosen value is not on offer."""
@@ -104,6 +108,27 @@ def locked_since(
     """When this choice stopped being changeable: the evening before the day it acts on."""
     day = booked.choice.day or next_attempt
     return None if day is None else change_until(day, settings)
+
+
+def lock_moment(
+    current: Booked | None, *, next_attempt: date | None, settings: Settings, now: datetime
+) -> datetime | None:
+    """When choosing closed, if it is closed at `now`; None while a choice can be made.
+
+    A current choice locks the evening before the day it acts on. A first choice locks
+    the evening before the next attempt as well: by then the depot's list for that round
+    is printed. Once that attempt's day is over, it no longer binds a first choice (what
+    happens next comes with the carrier's next event).
+    """
+    if current is not None:
+        until = locked_since(current, next_attempt=next_attempt, settings=settings)
+        return until if until is not None and now >= until else None
+    if next_attempt is None:
+        return None
+    until = change_until(next_attempt, settings)
+    tz = ZoneInfo(settings.company.timezone)
+    attempt_over = datetime.combine(next_attempt + timedelta(days=1), time(0), tzinfo=tz)
+    return until if until <= now < attempt_over else None
 
 
 def callback_due(choice: Choice, settings: Settings) -> datetime | None:

@@ -30,7 +30,7 @@ from notifier.rebooking.choices import (
     SlotOffer,
     callback_due,
     check_choice,
-    locked_since,
+    lock_moment,
     offered_days,
     slots_for,
 )
@@ -170,10 +170,11 @@ def book(
     if again is not None:
         return booked_from_row(again._mapping)
     current = current_choice(connection, link.shipment_id)
-    if current is not None:
-        until = locked_since(current, next_attempt=shipment.next_attempt_date, settings=settings)
-        if until is not None and now >= until:
-            raise ChoiceLockedError()
+    closed = lock_moment(
+        current, next_attempt=shipment.next_attempt_date, settings=settings, now=now
+    )
+    if closed is not None:
+        raise ChoiceLockedError(closed)
     depot = shipment.depot
     offers = (
         slot_offers(connection, settings=settings, depot=depot, now=now)

@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_time
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from notifier.config import Settings
 from notifier.locales import day_long
-from notifier.rebooking.choices import Booked, locked_since, offered_days, options_for
+from notifier.rebooking.choices import Booked, lock_moment, offered_days, options_for
 from notifier.rebooking.store import Parcel, slot_offers
 from notifier.rendering.context import build_context, facts_on_shipment, format_hours
 from notifier.rendering.ics import build_ics
@@ -44,11 +46,10 @@ def page_view(parcel: Parcel, lang: str, settings: Settings, now: datetime) -> d
         with_name=False,
     )
     context = build_context(facts, settings=settings, locale=lang, now=now)
-    until = (
-        locked_since(parcel.current, next_attempt=row.next_attempt_date, settings=settings)
-        if parcel.current
-        else None
+    closed = lock_moment(
+        parcel.current, next_attempt=row.next_attempt_date, settings=settings, now=now
     )
+    local = closed.astimezone(ZoneInfo(settings.company.timezone)) if closed else None
     return {
         "token": parcel.link.token,
         "parcel": context,
@@ -57,7 +58,10 @@ def page_view(parcel: Parcel, lang: str, settings: Settings, now: datetime) -> d
         "options": options_for(settings, row.depot),
         "current": parcel.current,
         "current_view": _choice_view(parcel.current, lang, settings) if parcel.current else None,
-        "locked": until is not None and now >= until,
+        "locked": closed is not None,
+        # When choices closed: "lunedì 30 novembre" "18:00".
+        "lock_day": day_long(local.date(), lang) if local else None,
+        "lock_time": format_time(local, "HH:mm", locale=lang) if local else None,
         "delivered": row.status in TERMINAL_STATUSES,
     }
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
@@ -292,3 +293,25 @@ def test_a_locked_choice_is_shown_as_locked_and_cannot_be_changed(site: Site) ->
     assert answer.status_code == 409
     assert "non si può più cambiare" in answer.text
     assert site.bookings() == 1
+
+
+def test_a_first_choice_after_the_cut_off_is_refused_with_the_time_it_closed(site: Site) -> None:
+    # The next attempt is today: choices for it closed yesterday at 18:00.
+    today = site.now.astimezone(ROME).date()
+    with write_transaction(site.engine) as connection:
+        connection.execute(SHIPMENTS.update().values(next_attempt_date=today))
+    closed = format_date(today - timedelta(days=1), "EEEE d MMMM", locale="it")
+    page = site.client.get(f"/r/{site.token}")
+    assert page.status_code == 200
+    assert f"Le scelte si sono chiuse {closed} alle 18:00" in page.text
+    assert f"/r/{site.token}/neighbour" not in page.text  # nothing offered to choose
+    _, fields = site.form(f"/r/{site.token}/neighbour")
+    answer = site.client.post(
+        f"/r/{site.token}/neighbour", data={**fields, "neighbour_name": "Rossi"}
+    )
+    assert answer.status_code == 409
+    assert f"{closed} alle 18:00" in answer.text
+    assert site.bookings() == 0
+    english = site.client.get(f"/r/{site.token}?lang=en")
+    closed_en = format_date(today - timedelta(days=1), "EEEE d MMMM", locale="en")
+    assert f"Choices closed on {closed_en} at 18:00" in english.text

@@ -182,3 +182,60 @@ def test_only_days_and_windows_on_offer_can_be_booked(
     assert date(2026, 11, 29) not in offers  # Sunday is not a working day
     assert len(offers) == settings.rebooking.days_ahead
     assert offers[-1] - offers[0] < timedelta(days=7)
+
+
+def first_choice(engine: Engine, settings: Settings, link: Any, now: datetime) -> choices.Booked:
+    with write_transaction(engine) as connection:
+        shipment = ShipmentRecord.from_mapping(
+            connection.execute(select(SHIPMENTS).where(SHIPMENTS.c.id == link.shipment_id))
+            .one()
+            ._mapping
+        )
+        return rebooking.book(
+            connection,
+            link=link,
+            shipment=shipment,
+            choice=Choice(kind="neighbour", neighbour_name="Rossi"),
+            submission=f"first-{now.isoformat()}",
+            settings=settings,
+            now=now,
+        )
+
+
+@pytest.mark.parametrize(
+    ("moment", "refused"),
+    [
+        pytest.param(datetime(2026, 11, 23, 16, 59, tzinfo=UTC), False, id="17:59-monday"),
+        pytest.param(datetime(2026, 11, 23, 17, 0, tzinfo=UTC), True, id="18:00-monday"),
+        pytest.param(datetime(2026, 11, 23, 18, 30, tzinfo=UTC), True, id="19:30-monday"),
+        pytest.param(datetime(2026, 11, 24, 22, 59, tzinfo=UTC), True, id="23:59-attempt-day"),
+        pytest.param(datetime(2026, 11, 24, 23, 0, tzinfo=UTC), False, id="after-the-attempt"),
+    ],
+)
+def test_a_first_choice_locks_the_evening_before_the_next_attempt(
+    engine: Engine, settings: Settings, make_event: EventFactory, moment: datetime, refused: bool
+) -> None:
+    event = make_event(
+        status="DELIVERY_ATTEMPTED",
+        reason="RECIPIENT_ABSENT",
+        occurred_at="2026-11-23T09:30:00+01:00",
+        next_attempt={"date": "2026-11-24", "window": "10:00-14:00"},
+    )
+    list(
+        ingest(engine, [Incoming(0, event, json.dumps(event))], settings=settings, now=lambda: NOW)
+    )
+    with read_transaction(engine) as connection:
+        (link,) = links.live_links(
+            connection,
+            [connection.execute(select(SHIPMENTS.c.id)).scalar_one()],
+            key=settings.link_key,
+            settings=settings,
+            now=NOW,
+        ).values()
+    if not refused:
+        assert first_choice(engine, settings, link, moment).choice.kind == "neighbour"
+        return
+    with pytest.raises(choices.ChoiceLockedError) as caught:
+        first_choice(engine, settings, link, moment)
+    # Monday 18:00 in Rome: the moment the refusal names.
+    assert caught.value.since == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
