@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.dates import format_time
 from jinja2 import Environment, TemplateNotFound
 from markupsafe import Markup
 
 from notifier.config import Settings
 from notifier.errors import ExternalResourceError, TemplateMissingError
-from notifier.locales import language_for, parse_language
+from notifier.locales import day_long, language_for, parse_language
+from notifier.rebooking.choices import change_until
 from notifier.rendering.context import ParcelFacts, build_context
 from notifier.rendering.environment import build_environment
 from notifier.slips.model import Layout, Slip
@@ -212,8 +214,21 @@ def _context(
         entry_text=_without_scheme(context["rebooking_entry"]),
         link_text=_without_scheme(facts.rebooking_url or ""),
         domain=urlsplit(context["company"]["website"]).hostname or context["company"]["website"],
+        choose_by=_choose_by(facts, settings=settings, locale=locale),
     )
     return context
+
+
+def _choose_by(facts: ParcelFacts, *, settings: Settings, locale: str) -> str | None:
+    """By when a choice still counts, in words: choices for the next attempt close the
+    evening before it ("lunedì 30 novembre, 18:00"); a held parcel's on its last day."""
+    if facts.next_attempt_date is not None:
+        until = change_until(facts.next_attempt_date, settings)
+        time_text = format_time(until, "HH:mm", locale=locale)
+        return f"{day_long(until.date(), locale)}, {time_text}"
+    if facts.held_until is not None:
+        return day_long(facts.held_until, locale)
+    return None
 
 
 def _without_scheme(url: str) -> str:

@@ -66,6 +66,7 @@ def make_facts(settings: Settings, n: int, **changes: Any) -> ParcelFacts:
         "reason": Reason.RECIPIENT_ABSENT,
         "occurred_at": ATTEMPT,
         "recipient_name": "Giovanni Bianchi",
+        "sender_name": "Libreria Sant'Orsola",
         "depot": "MI01",
         "next_attempt_date": date(2026, 11, 24),
         "next_attempt_window": "10:00-14:00",
@@ -179,8 +180,8 @@ def test_every_page_says_what_happened_what_next_and_whom_to_call(
             assert "Milano Nord" in text
             assert "Via Esempio 12, Milano" in text
         if slip.second_locale:
-            assert "We never ask for payment or card details on this page" in text
-            assert "Su questa pagina non chiediamo mai pagamenti" in text
+            assert "We never ask for payment or card details by text, email or link" in text
+            assert "Non chiediamo mai pagamenti né dati della carta via SMS, email o link" in text
 
 
 def test_wording_follows_the_reason_and_the_language(a6_pdf: Path, slips: list[Slip]) -> None:
@@ -191,11 +192,14 @@ def test_wording_follows_the_reason_and_the_language(a6_pdf: Path, slips: list[S
     for slip, text in absent:
         if slip.locale == "it":
             assert (
-                "Oggi alle 10:49 abbiamo provato a consegnare il suo pacco ma non c'era nessuno"
-                in text
+                "Domenica 22 novembre alle 10:49 abbiamo provato a consegnare il suo pacco ma "
+                "non c'era nessuno" in text
             )
         else:
-            assert "We tried to deliver your parcel at 10:49 today and nobody answered" in text
+            assert (
+                "We tried to deliver your parcel on Sunday 22 November at 10:49 and nobody "
+                "answered" in text
+            )
     refused = next(t for s, t in zip(slips, texts, strict=True) if s.facts.reason == Reason.REFUSED)
     assert "rifiutato" in refused or "refused" in refused
 
@@ -257,7 +261,7 @@ def test_missing_optional_facts_leave_no_gaps(
     assert "La contatteremo per concordare una nuova consegna" in texts[0]
     assert "non è stato possibile completare la consegna" in texts[0]
     assert "codice" not in texts[0]
-    assert " per " not in texts[0].split("Oggi")[0]
+    assert " per " not in texts[0].split("Domenica")[0]
     assert "We will contact you to arrange a new delivery" in texts[1]
     # Without a short code the full link is printed; the QR code still carries it.
     assert no_code.rebooking_url.split("://")[1] in "".join(texts[2].split())
@@ -307,3 +311,21 @@ def test_external_resources_are_refused(tmp_path: Path) -> None:
     text = page_texts(pdf)[0]
     assert "Rapido Consegne" in text
     assert "Sito ufficiale" not in text
+
+
+def test_paper_never_says_today_and_names_the_sender_and_the_deadline(
+    a6_pdf: Path, slips: list[Slip]
+) -> None:
+    for slip, text in zip(slips, page_texts(a6_pdf), strict=True):
+        words = text.lower().split()
+        assert "oggi" not in words
+        assert "today" not in words
+        assert "Libreria Sant'Orsola" in text
+        if slip.facts.next_attempt_date == date(2026, 11, 24):
+            # Choices for Tuesday's attempt close on Monday evening.
+            deadline = (
+                "entro lunedì 23 novembre, 18:00"
+                if slip.locale == "it"
+                else "by Monday 23 November, 18:00"
+            )
+            assert deadline in text
