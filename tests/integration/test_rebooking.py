@@ -25,6 +25,7 @@ from tests.conftest import EventFactory, make_settings
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 10:00 in Rome
 TUESDAY = date(2026, 11, 24)
+NEIGHBOUR = Choice(kind="neighbour", neighbour_name="Rossi")
 
 
 @pytest.fixture
@@ -55,7 +56,12 @@ def missed(engine: Engine, settings: Settings, make_event: EventFactory, count: 
 
 
 def book(
-    engine: Engine, settings: Settings, link: links.Link, choice: Choice, submission: str
+    engine: Engine,
+    settings: Settings,
+    link: links.Link,
+    choice: Choice,
+    submission: str,
+    now: datetime = NOW,
 ) -> choices.Booked:
     with write_transaction(engine) as connection:
         shipment = ShipmentRecord.from_mapping(
@@ -70,7 +76,7 @@ def book(
             choice=choice,
             submission=submission,
             settings=settings,
-            now=NOW,
+            now=now,
         )
 
 
@@ -184,24 +190,6 @@ def test_only_days_and_windows_on_offer_can_be_booked(
     assert offers[-1] - offers[0] < timedelta(days=7)
 
 
-def first_choice(engine: Engine, settings: Settings, link: Any, now: datetime) -> choices.Booked:
-    with write_transaction(engine) as connection:
-        shipment = ShipmentRecord.from_mapping(
-            connection.execute(select(SHIPMENTS).where(SHIPMENTS.c.id == link.shipment_id))
-            .one()
-            ._mapping
-        )
-        return rebooking.book(
-            connection,
-            link=link,
-            shipment=shipment,
-            choice=Choice(kind="neighbour", neighbour_name="Rossi"),
-            submission=f"first-{now.isoformat()}",
-            settings=settings,
-            now=now,
-        )
-
-
 @pytest.mark.parametrize(
     ("moment", "refused"),
     [
@@ -233,9 +221,12 @@ def test_a_first_choice_locks_the_evening_before_the_next_attempt(
             now=NOW,
         ).values()
     if not refused:
-        assert first_choice(engine, settings, link, moment).choice.kind == "neighbour"
+        assert (
+            book(engine, settings, link, NEIGHBOUR, f"first-{moment}", moment).choice.kind
+            == "neighbour"
+        )
         return
     with pytest.raises(choices.ChoiceLockedError) as caught:
-        first_choice(engine, settings, link, moment)
+        book(engine, settings, link, NEIGHBOUR, f"first-{moment}", moment)
     # Monday 18:00 in Rome: the moment the refusal names.
     assert caught.value.since == datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
