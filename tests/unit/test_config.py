@@ -11,7 +11,7 @@ from notifier import paths
 from notifier.cli import app
 from notifier.config import load_settings
 from notifier.config.loading import find_config_path
-from notifier.config.settings import Secrets
+from notifier.config.settings import Rebooking, Secrets
 from notifier.errors import ConfigError
 from notifier.vocabulary import Reason, Status
 
@@ -228,3 +228,10 @@ def test_phone_hours_in_words_are_refused_with_the_table_to_write(tmp_path: Path
     (problem,) = [p for p in problems if ": company.phone_hours:" in p]
     assert "per weekday" in problem
     assert 'mon = "08:00-20:00"' in problem
+
+
+def test_the_example_documents_rebooking_with_the_defaults() -> None:
+    """The example shows every [rebooking] key with the value notifier uses without it."""
+    settings = load_settings(EXAMPLE, env={"NOTIFIER_SECRET_KEY": "k"})
+    assert "[rebooking]" in EXAMPLE.read_text(encoding="utf-8")
+    assert settings.rebooking == Rebooking()
