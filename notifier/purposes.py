@@ -46,6 +46,4 @@ RULE_PURPOSES: tuple[Purpose, ...] = (
     Purpose.RETURNING,
 )
 REMINDER_OF = {purpose: Purpose(f"{purpose.value}_reminder") for purpose in RULE_PURPOSES}
-# Rows that answer a rebooking choice rather than a status event.
-BOOKING_PURPOSES = frozenset({Purpose.REBOOKING_CONFIRMED, Purpose.DISPUTE_FORWARD})
 PURPOSE_BY_VALUE = {purpose.value: purpose for purpose in Purpose}

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from notifier.config import Settings
 from notifier.db.engine import read_transaction, write_transaction
-from notifier.locales import LANGUAGE_NAMES, SHIPPED_LANGUAGES, language_for, parse_language
+from notifier.locales import LANGUAGE_NAMES, SHIPPED_LANGUAGES, language_for
 from notifier.rebooking.choices import (
     ChoiceInvalidError,
     ChoiceLockedError,
@@ -62,9 +62,11 @@ def _limited(request: Request, **keys: str) -> int:
 
 
 def _lang(request: Request, fallback: str | None, settings: Settings) -> str:
+    # The switch links carry a shipped language exactly; anything else is the recipient's.
     asked = request.query_params.get("lang")
-    exact = parse_language(asked) if asked in SHIPPED_LANGUAGES else None
-    return exact or language_for(fallback, settings.company.default_locale)
+    if asked in SHIPPED_LANGUAGES:
+        return asked
+    return language_for(fallback, settings.company.default_locale)
 
 
 # Only these pages hold a form, and only a form needs the CSRF cookie and token.

@@ -37,8 +37,8 @@ def postcode_prefix(postcode: str | None) -> str | None:
 def page_view(parcel: Parcel, lang: str, settings: Settings, now: datetime) -> dict[str, Any]:
     """The parcel page's context."""
     row = parcel.shipment
+    # The page shows initials only: the full name stays out of its context.
     facts = facts_on_shipment(
-        # The page shows initials only: the full name stays out of its context.
         row,
         status=row.status,
         reason=row.reason,
