@@ -103,6 +103,7 @@ class Dispatcher:
             shipment=shipment,
             event=event,
             booking=booking,
+            choice=reads.choices.get(message.shipment_id),
             opted_out=reads.opted_out,
             settings=self.settings,
         )

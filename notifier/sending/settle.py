@@ -14,7 +14,7 @@ from enum import StrEnum
 from notifier.config import Settings
 from notifier.notify.rules import effective_rule, first_usable
 from notifier.outbox.rows import ClaimedRow
-from notifier.purposes import Purpose
+from notifier.purposes import REMINDER_OF, Purpose
 from notifier.rebooking.choices import Booked
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.vocabulary import (
@@ -38,6 +38,10 @@ class SettleOutcome(StrEnum):
     LOST = "lost"  # the lease ran out meanwhile: another worker holds the row now
 
 
+# Messages whose point is to ask for a choice: every reminder, and the missed delivery.
+_ASKS_TO_CHOOSE = frozenset({Purpose.MISSED_DELIVERY, *REMINDER_OF.values()})
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A row that is finished without being sent, and why."""
@@ -52,6 +56,7 @@ def before_sending(
     shipment: ShipmentRecord,
     event: EventRecord | None,
     booking: Booked | None,
+    choice: Booked | None = None,
     opted_out: Collection[tuple[str, str]],
     settings: Settings,
 ) -> Verdict | None:
@@ -60,7 +65,7 @@ def before_sending(
         # Claimed again and again without an outcome: a worker dies on it each time.
         return Verdict(OutboxState.DEAD, "gave up: no outcome recorded")
     stale = stale_because(
-        message, shipment=shipment, event=event, booking=booking, settings=settings
+        message, shipment=shipment, event=event, booking=booking, choice=choice, settings=settings
     )
     if stale:
         return Verdict(OutboxState.CANCELLED, stale)
@@ -75,6 +80,7 @@ def stale_because(
     shipment: ShipmentRecord,
     event: EventRecord | None,
     booking: Booked | None,
+    choice: Booked | None = None,
     settings: Settings,
 ) -> str | None:
     """Why the message no longer fits, if it does not.
@@ -84,7 +90,10 @@ def stale_because(
     have your parcel" still goes out when the parcel starts moving a minute later. A
     confirmation answers the recipient's own choice, so no status makes it stale; a
     newer choice does, and that choice's confirmation goes instead. The depot hears of
-    a dispute whatever the recipient chose after it.
+    a dispute whatever the recipient chose after it. A reminder to choose, or a "we missed
+    you, choose" still waiting for the morning, is stale once the recipient has chosen
+    (`choice`, the shipment's current one) after the event it answers: it would contradict
+    the booking.
     """
     if message.rebooking_id is not None:
         dispute = message.purpose == Purpose.DISPUTE_FORWARD
@@ -93,6 +102,13 @@ def stale_because(
         if not dispute and booking.replaced_at is not None:
             return "stale: the recipient has since made another choice"
         return None
+    if (
+        event is not None
+        and choice is not None
+        and message.purpose in _ASKS_TO_CHOOSE
+        and choice.created_at >= event.occurred_at
+    ):
+        return "stale: the recipient has chosen since"
     if event is None or shipment.status == event.status:
         return None
     if shipment.status in TERMINAL_STATUSES or effective_rule(

@@ -32,7 +32,8 @@ class TickReads:
     contacts: Mapping[int, Sequence[ContactPoint]]  # per shipment, oldest first
     opted_out: set[tuple[str, str]]
     links: Mapping[int, Link]  # per shipment: its newest live link
-    bookings: Mapping[int, Booked]
+    bookings: Mapping[int, Booked]  # the rows' own bookings, by id
+    choices: Mapping[int, Booked]  # per shipment: the recipient's current choice
 
 
 def read_tick(
@@ -62,6 +63,17 @@ def read_tick(
                 select(REBOOKINGS).where(one_of(connection, REBOOKINGS.c.id, booking_ids))
             ).mappings()
         }
+        choices = {
+            row["shipment_id"]: booked_from_row(row)
+            for row in connection.execute(
+                select(REBOOKINGS)
+                .where(
+                    one_of(connection, REBOOKINGS.c.shipment_id, shipment_ids),
+                    REBOOKINGS.c.replaced_at.is_(None),
+                )
+                .order_by(REBOOKINGS.c.id)
+            ).mappings()
+        }
         return TickReads(
             shipments=shipments,
             events=events,
@@ -71,4 +83,5 @@ def read_tick(
                 connection, shipment_ids, key=settings.link_key, settings=settings, now=now
             ),
             bookings=bookings,
+            choices=choices,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -88,13 +88,53 @@ def confirmations(engine: Engine) -> list[dict[str, Any]]:
         return [dict(row) for row in connection.execute(query).mappings()]
 
 
+def dispatch_at(engine: Engine, settings: Settings, now: datetime) -> dict[str, int]:
+    dispatcher = Dispatcher(
+        engine=engine,
+        settings=settings,
+        channels={"sms": Recording("sms"), "email": Recording("email")},
+        templates=build_environment(settings),
+        worker="w1",
+    )
+    return dict(dispatcher.run_once(now).outcomes)
+
+
+def test_a_recipient_who_has_chosen_gets_no_reminder_to_choose(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, missed(make_event))
+    assert dispatch_at(engine, settings, NOW) == {"sent": 1}  # "we missed you"
+    book(engine, settings, TUESDAY_MORNING)
+    dispatch_at(engine, settings, NOW)  # the confirmation
+    assert dispatch_at(engine, settings, NOW + timedelta(hours=25)) == {"cancelled": 1}
+    with read_transaction(engine) as connection:
+        reminder = (
+            connection.execute(select(OUTBOX).where(OUTBOX.c.purpose == "missed_delivery_reminder"))
+            .mappings()
+            .one()
+        )
+    assert (reminder["state"], reminder["last_error"]) == (
+        "cancelled",
+        "stale: the recipient has chosen since",
+    )
+
+
+def test_a_reminder_still_goes_when_nobody_has_chosen(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, missed(make_event))
+    assert dispatch_at(engine, settings, NOW) == {"sent": 1}
+    assert dispatch_at(engine, settings, NOW + timedelta(hours=25)) == {"sent": 1}
+
+
 def test_a_booked_slot_is_confirmed_by_sms_in_italian(
     engine: Engine, settings: Settings, make_event: EventFactory
 ) -> None:
     store(engine, settings, missed(make_event))
     booked, link = book(engine, settings, TUESDAY_MORNING)
     sms, email, outcomes = dispatch(engine, settings)
-    assert outcomes == {"sent": 2}  # the missed delivery's message and the confirmation
+    # The confirmation goes; "we missed you, choose" is stale once the recipient has chosen.
+    assert outcomes == {"sent": 1, "cancelled": 1}
     assert email.sent == []
     (message,) = [m for m in sms.sent if m.outbox_id == confirmations(engine)[0]["id"]]
     assert "mar 24/11, 09:00-13:00" in message.body
@@ -192,8 +232,9 @@ def test_i_was_at_home_is_forwarded_to_the_depot(
     comment = "Ero in casa tutto il giorno, il citofono funziona"
     book(engine, settings, Choice(kind="dispute", instructions=comment))
     sms, email, outcomes = dispatch(engine, settings)
-    # The missed-delivery SMS, the recipient's confirmation and the depot's copy.
-    assert outcomes == {"sent": 3}
+    # The recipient's confirmation and the depot's copy; "we missed you, choose" is stale
+    # now that the recipient has answered it.
+    assert outcomes == {"sent": 2, "cancelled": 1}
     depot = next(d for d in settings.depots if d.code == "MI01")
     (forward,) = email.sent
     assert forward.recipient == (depot.email or settings.company.email)

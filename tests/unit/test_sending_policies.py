@@ -184,6 +184,61 @@ def test_stale_because(
     assert verdict == expected
 
 
+def chosen(at: datetime) -> Booked:
+    return Booked(id=4, choice=Choice(kind=RebookOption.PICKUP), created_at=at, due_at=None)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "choice", "expected"),
+    [
+        pytest.param(
+            "missed_delivery_reminder",
+            chosen(NOW + timedelta(hours=2)),
+            "stale: the recipient has chosen since",
+            id="reminder-after-a-choice",
+        ),
+        pytest.param(
+            "missed_delivery",
+            chosen(NOW + timedelta(minutes=5)),
+            "stale: the recipient has chosen since",
+            id="morning-send-after-an-evening-choice",
+        ),
+        pytest.param(
+            "ready_for_pickup_reminder",
+            chosen(NOW),
+            "stale: the recipient has chosen since",
+            id="pickup-reminder-same-minute",
+        ),
+        pytest.param(
+            "missed_delivery_reminder",
+            chosen(NOW - timedelta(days=1)),
+            None,
+            id="a-choice-before-this-attempt-does-not-answer-it",
+        ),
+        pytest.param("missed_delivery_reminder", None, None, id="no-choice"),
+        pytest.param(
+            "arriving_today",
+            chosen(NOW + timedelta(hours=1)),
+            None,
+            id="news-is-not-a-request-to-choose",
+        ),
+    ],
+)
+def test_a_choice_makes_requests_to_choose_stale(
+    settings: Settings, purpose: str, choice: Booked | None, expected: str | None
+) -> None:
+    attempted = Status.DELIVERY_ATTEMPTED
+    verdict = stale_because(
+        row(purpose=purpose),
+        shipment=shipment(attempted),
+        event=event(attempted),
+        booking=None,
+        choice=choice,
+        settings=settings,
+    )
+    assert verdict == expected
+
+
 @pytest.mark.parametrize(
     ("message", "opted_out", "expected"),
     [
