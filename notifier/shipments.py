@@ -37,6 +37,7 @@ class ShipmentRecord:
     recipient_postcode: str | None
     recipient_locale: str | None
     sender_name: str | None
+    recipient_address: str | None = None  # line breaks between its lines: address_lines()
 
     @classmethod
     def from_mapping(cls, row: Mapping[Any, Any], *, id_key: str = "id") -> ShipmentRecord:
@@ -49,8 +50,17 @@ class ShipmentRecord:
         values["reason"] = REASON_BY_VALUE[reason] if reason else None
         return cls(**values)
 
+    @property
+    def recipient_address_lines(self) -> list[str]:
+        return address_lines(self.recipient_address)
+
 
 _COLUMNS = tuple(f.name for f in fields(ShipmentRecord) if f.name != "id")
+
+
+def address_lines(address: str | None) -> list[str]:
+    """A stored recipient address as its lines (line1, line2, city: those given)."""
+    return address.split("\n") if address else []
 
 
 @dataclass(frozen=True, slots=True)

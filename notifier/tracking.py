@@ -21,6 +21,7 @@ DURABLE_FACTS = (
     "estimated_delivery",
     "recipient_name",
     "recipient_postcode",
+    "recipient_address",
     "recipient_locale",
     "sender_name",
 )
@@ -45,6 +46,7 @@ class ShipmentState:
     estimated_delivery: date | None = None
     recipient_name: str | None = None
     recipient_postcode: str | None = None
+    recipient_address: str | None = None
     recipient_locale: str | None = None
     sender_name: str | None = None
     changed: bool = field(default=False, compare=False)

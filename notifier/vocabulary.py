@@ -127,6 +127,10 @@ class Event:
     recipient_name: str | None = None
     # Shown only as its first characters, so recipients can tell the parcel is theirs.
     recipient_postcode: str | None = None
+    # For the depot only (a dispute to act on, the day's bookings), never on a public
+    # page: the street lines given (line1, line2, city), one clean line each, joined by
+    # line breaks (shipments.address_lines splits them).
+    recipient_address: str | None = None
     recipient_locale: str | None = None
     sender_name: str | None = None
     contacts: tuple[ContactPoint, ...] = ()

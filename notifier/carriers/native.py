@@ -27,6 +27,9 @@ MAX_CLOCK_SKEW = timedelta(hours=24)
 _TRACKING = re.compile(r"^[A-Z0-9][A-Z0-9-]{2,63}$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+# The lines of `recipient.address` (CSV: `recipient.address.line1`), in reading order, each
+# with its longest; together they fit the shipments column (266 of its 300 characters).
+ADDRESS_LINES = (("line1", 100), ("line2", 100), ("city", 64))
 
 
 class _Fields:
@@ -41,7 +44,10 @@ class _Fields:
 
     def get(self, name: str) -> Any:
         group, _, leaf = name.rpartition(".")
-        container: Any = self.payload.get(group) if group else self.payload
+        if "." in group:  # recipient.address.line1: its group is itself a field
+            container: Any = self.get(group)
+        else:
+            container = self.payload.get(group) if group else self.payload
         # Cheap checks first: an isinstance check against the Mapping ABC, ~20 times an
         # event, was a tenth of the cost of validating one.
         if container is None or (
@@ -167,6 +173,7 @@ def parse_native_event(
         estimated_delivery=fields.day("estimated_delivery"),
         recipient_name=_line(fields.text("recipient.name", max_length=200)),
         recipient_postcode=_line(fields.text("recipient.postcode", max_length=16)),
+        recipient_address=_address(fields),
         recipient_locale=locale,
         sender_name=_line(fields.text("sender.name", max_length=200)),
         contacts=_contacts(fields, default_region),
@@ -180,6 +187,22 @@ def parse_native_event(
 def _line(text: str | None) -> str | None:
     """Names are shown to people: no line breaks, controls or bidi tricks (untrusted.py)."""
     return clean_line(text) or None if text else None
+
+
+def _address(fields: _Fields) -> str | None:
+    value = fields.get("recipient.address")
+    if value is None:
+        return None
+    if type(value) is not dict and not isinstance(value, Mapping):
+        kind = type(value).__name__
+        fields.fail("recipient.address", f"must be an object with line1, line2, city; got {kind}")
+        return None
+    lines = (
+        _line(fields.text(f"recipient.address.{name}", max_length=most))
+        for name, most in ADDRESS_LINES
+    )
+    # clean_line leaves no line break inside a line: the joins are the only ones.
+    return "\n".join(line for line in lines if line) or None
 
 
 def _tracking_number(fields: _Fields) -> str | None:

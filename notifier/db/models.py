@@ -67,6 +67,8 @@ class ShipmentRow(SQLModel, table=True):
     estimated_delivery: date | None = None
     recipient_name: str | None = Field(default=None, max_length=200)
     recipient_postcode: str | None = Field(default=None, max_length=16)
+    # The street lines, for the depot only: never on a page anyone with the link can open.
+    recipient_address: str | None = Field(default=None, max_length=300)
     recipient_locale: str | None = Field(default=None, max_length=16)
     sender_name: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)

@@ -25,9 +25,9 @@ from notifier.ingest.store import (
     save_shipments,
     stored_event_keys,
 )
-from notifier.rebooking.links import Attempt, issue_links, revoke_links
+from notifier.rebooking.links import Attempt, ensure_links
 from notifier.tracking import plan_batch
-from notifier.vocabulary import TERMINAL_STATUSES, ContactKind, Event, Status
+from notifier.vocabulary import ContactKind, Event, Status
 
 # Ingest writers take turns, one batch transaction at a time: SQLite by BEGIN IMMEDIATE,
 # PostgreSQL by this transaction-scoped advisory lock. Without it two writers can both
@@ -193,32 +193,36 @@ def _store(
     return outcomes, contact_keys
 
 
+# The events whose messages invite a choice: a link to the parcel's page must exist.
+_ANNOUNCED = frozenset({Status.CREATED, Status.OUT_FOR_DELIVERY})
+
+
 def _update_links(
     connection: Connection, stored: list[StoredEvent], *, settings: Settings, now: datetime
 ) -> None:
-    """A missed delivery gets a rebooking link; a parcel that is gone ends its links.
+    """Each parcel whose news invites a choice has a live link to its page.
 
     Only the batch's last word on each shipment counts, and only when it became the
-    shipment's status: a late, older attempt must not replace the slip in the letterbox.
+    shipment's status: a late, older attempt must not take over the slip in the letterbox.
+    A parcel that is delivered, returned or cancelled keeps its link until it expires:
+    the page then says so, in the recipient's language, and offers no choice.
     """
     last: dict[int, StoredEvent] = {}
     for item in stored:
         if item.transition.took_over:
             last[item.shipment_id] = item
-    attempts = [
+    needs = [
         Attempt(
             shipment_id=item.shipment_id,
             status_event_id=item.row_id,
             occurred_at=item.event.occurred_at,
             held_until=item.event.held_until,
+            attempted=item.event.status is Status.DELIVERY_ATTEMPTED,
         )
         for item in last.values()
-        if item.event.status is Status.DELIVERY_ATTEMPTED
+        if item.event.status is Status.DELIVERY_ATTEMPTED or item.event.status in _ANNOUNCED
     ]
-    ended = [i.shipment_id for i in last.values() if i.event.status in TERMINAL_STATUSES]
-    revoke_links(connection, ended, now=now)
-    if attempts:
-        issue_links(connection, attempts, key=settings.link_key, settings=settings, now=now)
+    ensure_links(connection, needs, key=settings.link_key, settings=settings, now=now)
 
 
 def payload_text(payload: Any) -> str:

@@ -1,6 +1,7 @@
 """The depot's day list of rebookings, as CSV or JSON: what couriers and the phone desk act on.
 
-Which bookings a day's list holds is ops/store.py's query."""
+Which bookings a day's list holds is ops/store.py's query. The list names people, their
+phones and addresses: it is only ever served behind the ops password, never cached."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 # A spreadsheet runs a cell that starts like a formula (OWASP "CSV injection"); what the
-# recipient typed must stay text.
+# recipient typed, and what a carrier's feed sent, must stay text. A phone's "+" gets the
+# same apostrophe, which also stops a spreadsheet making the number a number without it.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -30,6 +32,8 @@ class BookingLine:
     instructions: str | None  # safe place, or the comment on a dispute
     callback_due: datetime | None  # company time zone
     recipient_name: str | None
+    recipient_phone: str | None  # E.164: the newest valid one
+    recipient_address: str | None  # its lines and the postcode, comma-separated
     depot: str | None
 
 

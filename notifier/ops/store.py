@@ -9,12 +9,28 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, and_, or_, select
 
 from notifier.config import Settings
-from notifier.db.tables import REBOOKINGS, SHIPMENTS
+from notifier.db.tables import CONTACTS, REBOOKINGS, SHIPMENTS
 from notifier.ops.bookings import BookingLine
-from notifier.vocabulary import RebookOption
+from notifier.shipments import address_lines
+from notifier.vocabulary import ContactKind, RebookOption
 
 # Choices that change what happens at the shipment's next attempt, not a day of their own.
 _AT_NEXT_ATTEMPT = (RebookOption.PICKUP, RebookOption.NEIGHBOUR, RebookOption.SAFE_PLACE)
+# The newest valid phone of the row's shipment, within the list's one query (the rule of
+# rules.first_usable, SMS opt-outs aside: the depot calls, it does not text).
+_PHONE = (
+    select(CONTACTS.c.value)
+    .where(
+        CONTACTS.c.shipment_id == SHIPMENTS.c.id,
+        CONTACTS.c.kind == ContactKind.PHONE,
+        CONTACTS.c.valid.is_(True),
+    )
+    .order_by(CONTACTS.c.id.desc())
+    .limit(1)
+    .correlate(SHIPMENTS)
+    .scalar_subquery()
+    .label("recipient_phone")
+)
 
 
 def depot_bookings(
@@ -50,6 +66,9 @@ def depot_bookings(
             SHIPMENTS.c.tracking_number,
             SHIPMENTS.c.route_stop,
             SHIPMENTS.c.recipient_name,
+            SHIPMENTS.c.recipient_address,
+            SHIPMENTS.c.recipient_postcode,
+            _PHONE,
             SHIPMENTS.c.depot,
             SHIPMENTS.c.next_attempt_date,
             SHIPMENTS.c.next_attempt_window,
@@ -84,5 +103,12 @@ def _line(row: Any, names: dict[str, str], tz: ZoneInfo) -> BookingLine:
         instructions=row.instructions,
         callback_due=row.due_at.astimezone(tz) if row.due_at else None,
         recipient_name=row.recipient_name,
+        recipient_phone=row.recipient_phone,
+        recipient_address=_address(row.recipient_address, row.recipient_postcode),
         depot=row.depot,
     )
+
+
+def _address(address: str | None, postcode: str | None) -> str | None:
+    """One cell: 'Via Roma 1, Scala B, Milano, 20121'."""
+    return ", ".join([*address_lines(address), *([postcode] if postcode else [])]) or None

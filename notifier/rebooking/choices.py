@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from notifier.config import Settings
 from notifier.config.settings import Slot
 from notifier.errors import NotifierError
-from notifier.vocabulary import RebookOption
+from notifier.vocabulary import RebookOption, Status
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -26,6 +26,10 @@ class ChoiceLockedError(NotifierError):
     def __init__(self, since: datetime | None = None) -> None:
         self.since = since  # when choices closed
         super().__init__()
+
+
+class ParcelDoneError(NotifierError):
+    """The parcel is delivered, going back or cancelled: there is nothing left to choose."""
 
 
 class ChoiceInvalidError(NotifierError, ValueError):
@@ -96,6 +100,20 @@ def offered_days(settings: Settings, now: datetime) -> list[date]:
     return found
 
 
+# Before the first attempt, the expected delivery day is the day the depot plans for.
+_BEFORE_ANY_ATTEMPT = frozenset({Status.CREATED, Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY})
+
+
+def attempt_day(
+    status: Status, next_attempt: date | None, estimated_delivery: date | None
+) -> date | None:
+    """The day the next delivery round will carry the parcel, when known: the carrier's
+    next attempt, or before any attempt the expected delivery day."""
+    if next_attempt is not None:
+        return next_attempt
+    return estimated_delivery if status in _BEFORE_ANY_ATTEMPT else None
+
+
 def change_until(day: date, settings: Settings) -> datetime:
     """The moment a choice acting on `day` locks: `change_until` on the evening before."""
     tz = ZoneInfo(settings.company.timezone)
@@ -129,6 +147,18 @@ def lock_moment(
     tz = ZoneInfo(settings.company.timezone)
     attempt_over = datetime.combine(next_attempt + timedelta(days=1), time(0), tzinfo=tz)
     return until if until <= now < attempt_over else None
+
+
+def choose_by(
+    current: Booked | None, *, next_attempt: date | None, settings: Settings, now: datetime
+) -> datetime | None:
+    """Until when a choice can still be made or changed, while that moment is ahead: the
+    evening before the day the current choice, or else the next attempt, acts on."""
+    if current is not None:
+        until = locked_since(current, next_attempt=next_attempt, settings=settings)
+    else:
+        until = change_until(next_attempt, settings) if next_attempt is not None else None
+    return until if until is not None and until > now else None
 
 
 def callback_due(choice: Choice, settings: Settings) -> datetime | None:

@@ -58,12 +58,17 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """A missed delivery that needs a link: the event and when the parcel's hold ends."""
+    """An event that needs a live link: the event and when the parcel's hold ends.
+
+    `attempted` is a missed delivery; otherwise an announcement (the parcel is on its
+    way, out for delivery) whose message invites a choice before anyone rings.
+    """
 
     shipment_id: int
     status_event_id: int
     occurred_at: datetime
     held_until: date | None
+    attempted: bool = True
 
 
 def _mac(key: bytes, label: bytes, data: bytes) -> bytes:
@@ -149,6 +154,41 @@ def issue_links(
         for attempt, salt, round_ in zip(attempts, salts, rounds, strict=True)
     ]
     bulk.execute_many(bulk.insert_sql(LINKS, _ISSUED_COLUMNS), rows)
+
+
+def ensure_links(
+    connection: Connection,
+    needs: Sequence[Attempt],
+    *,
+    key: bytes,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """A live link for each of these shipments: the one it has, else a new one.
+
+    A link survives the parcel's attempts (design section 8): the link in the "on its
+    way" text, on a route pack's slip and on the slip of the first attempt all still
+    open the parcel after the second. A missed delivery makes the link its own (what the
+    page says happened, what a slip prints) and keeps it alive as long as its hold.
+    """
+    if not needs:
+        return
+    ids = {n.shipment_id for n in needs}
+    query = select(LINKS.c.id, LINKS.c.shipment_id, LINKS.c.expires_at).where(
+        one_of(connection, LINKS.c.shipment_id, ids), live(now)
+    )
+    held = {row.shipment_id: (row.id, row.expires_at) for row in connection.execute(query)}
+    bulk = Bulk(connection)
+    fresh = [n for n in needs if n.shipment_id not in held]
+    repoint = [
+        (n.status_event_id, bulk.when(max(expiry(n, settings), expires)), link_id)
+        for n in needs
+        if n.attempted and n.shipment_id in held
+        for link_id, expires in [held[n.shipment_id]]
+    ]
+    sql = f"UPDATE {LINKS.name} SET status_event_id = ?, expires_at = ? WHERE id = ?"  # noqa: S608
+    bulk.execute_many(sql, repoint)
+    issue_links(connection, fresh, key=key, settings=settings, now=now)
 
 
 def _free_code_rounds(connection: Connection, key: bytes, salts: list[str]) -> list[int]:

@@ -5,18 +5,18 @@ The rules themselves (what is offered, when a choice locks) are pure, in choices
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notifier.config import Settings
 from notifier.db.bulk import Bulk
 from notifier.db.contacts import stored_contacts
-from notifier.db.tables import LINKS, REBOOKINGS, SHIPMENT_FACTS, SHIPMENTS, SLOTS
+from notifier.db.tables import CONTACTS, EVENTS, LINKS, REBOOKINGS, SHIPMENT_FACTS, SHIPMENTS, SLOTS
 from notifier.locales import language_for
 from notifier.notify.rules import first_usable
 from notifier.outbox import store as outbox
@@ -25,9 +25,12 @@ from notifier.purposes import Purpose
 from notifier.rebooking.choices import (
     Booked,
     Choice,
+    ChoiceInvalidError,
     ChoiceLockedError,
+    ParcelDoneError,
     SlotFullError,
     SlotOffer,
+    attempt_day,
     callback_due,
     check_choice,
     lock_moment,
@@ -35,8 +38,16 @@ from notifier.rebooking.choices import (
     slots_for,
 )
 from notifier.rebooking.links import Link, hash_token, link_from_row, live
-from notifier.shipments import ShipmentRecord
-from notifier.vocabulary import CHANNEL_CONTACT, Channel, RebookOption
+from notifier.shipments import EventRecord, ShipmentRecord
+from notifier.vocabulary import (
+    CHANNEL_CONTACT,
+    TERMINAL_STATUSES,
+    Channel,
+    ContactKind,
+    ContactPoint,
+    RebookOption,
+    Status,
+)
 
 CONFIRMATION_TEMPLATE = "rebooking_confirmed"
 DISPUTE_TEMPLATE = "dispute_forward"
@@ -95,11 +106,17 @@ def booked_from_row(row: Mapping[Any, Any]) -> Booked:
 
 @dataclass(frozen=True, slots=True)
 class Parcel:
-    """What a rebooking link opens: the link, its shipment and the recipient's current choice."""
+    """What a rebooking link opens: the link, its shipment and the recipient's current choice.
+
+    `attempt` is the missed delivery the link stands for (the slip's), None for a link
+    handed out before any attempt; the shipment's own status may have moved on since.
+    """
 
     link: Link
     shipment: ShipmentRecord
     current: Booked | None
+    attempt: EventRecord | None = None
+    has_phone: bool = True  # a valid number to call back on
 
 
 # The link, its shipment and the current choice in one statement, built once: a page
@@ -114,8 +131,19 @@ _PAGE = (
         LINKS.c.expires_at,
         *SHIPMENT_FACTS,
         *[c.label(f"choice_{c.name}") for c in REBOOKINGS.c],
+        EVENTS.c.status.label("link_event_status"),
+        EVENTS.c.reason.label("link_event_reason"),
+        EVENTS.c.occurred_at.label("link_event_occurred_at"),
+        exists()
+        .where(
+            CONTACTS.c.shipment_id == LINKS.c.shipment_id,
+            CONTACTS.c.kind == str(ContactKind.PHONE),
+            CONTACTS.c.valid.is_(True),
+        )
+        .label("has_phone"),
     )
     .join(SHIPMENTS, SHIPMENTS.c.id == LINKS.c.shipment_id)
+    .join(EVENTS, EVENTS.c.id == LINKS.c.status_event_id)
     # The current choice, if any: a shipment has at most one that is not replaced.
     .outerjoin(
         REBOOKINGS,
@@ -139,10 +167,20 @@ def open_parcel(
         return None
     values = row._mapping
     choice = {name: values[label] for label, name in _CHOICE_COLUMNS}
+    attempt = EventRecord.from_mapping(
+        {
+            "id": values["status_event_id"],
+            "status": values["link_event_status"],
+            "reason": values["link_event_reason"],
+            "occurred_at": values["link_event_occurred_at"],
+        }
+    )
     return Parcel(
         link=link_from_row(row, key, settings),
         shipment=ShipmentRecord.from_mapping(values, id_key="shipment_id"),
         current=booked_from_row(choice) if choice["id"] is not None else None,
+        attempt=attempt if attempt.status is Status.DELIVERY_ATTEMPTED else None,
+        has_phone=bool(values["has_phone"]),
     )
 
 
@@ -159,7 +197,8 @@ def book(
     """Store the choice (replacing the current one) and queue its confirmation.
 
     The same submission again returns the first booking. Raises SlotFullError,
-    ChoiceLockedError or ChoiceInvalidError; the caller's transaction is then rolled back.
+    ChoiceLockedError, ParcelDoneError or ChoiceInvalidError; the caller's transaction is
+    then rolled back.
     """
     _lock_link(connection, link.id)
     again = connection.execute(
@@ -169,9 +208,16 @@ def book(
     ).first()
     if again is not None:
         return booked_from_row(again._mapping)
+    if shipment.status in TERMINAL_STATUSES:
+        raise ParcelDoneError()
     current = current_choice(connection, link.shipment_id)
     closed = lock_moment(
-        current, next_attempt=shipment.next_attempt_date, settings=settings, now=now
+        current,
+        next_attempt=attempt_day(
+            shipment.status, shipment.next_attempt_date, shipment.estimated_delivery
+        ),
+        settings=settings,
+        now=now,
     )
     if closed is not None:
         raise ChoiceLockedError(closed)
@@ -182,6 +228,11 @@ def book(
         else []
     )
     check_choice(choice, settings=settings, depot=depot, offers=offers, now=now)
+    contacts = stored_contacts(Bulk(connection), [shipment.id]).get(shipment.id, [])
+    if choice.kind == RebookOption.CALLBACK and not any(
+        c.kind is ContactKind.PHONE and c.valid for c in contacts
+    ):
+        raise ChoiceInvalidError("callback", "no phone number to call back on")
     slot_id = _take_slot(connection, choice, settings=settings, depot=depot)
     if current is not None:
         _release(connection, current.id, now)
@@ -204,7 +255,14 @@ def book(
         "replaced_at": None,
     }
     new_id = connection.execute(insert(REBOOKINGS).returning(REBOOKINGS.c.id), values).scalar_one()
-    _confirm(connection, shipment=shipment, booking_id=new_id, settings=settings, now=now)
+    _confirm(
+        connection,
+        shipment=shipment,
+        contacts=contacts,
+        booking_id=new_id,
+        now=now,
+        settings=settings,
+    )
     if choice.kind == RebookOption.DISPUTE:
         _forward_dispute(
             connection, shipment=shipment, booking_id=new_id, settings=settings, now=now
@@ -266,12 +324,12 @@ def _confirm(
     connection: Connection,
     *,
     shipment: ShipmentRecord,
+    contacts: Sequence[ContactPoint],
     booking_id: int,
     settings: Settings,
     now: datetime,
 ) -> None:
     """One confirmation, by SMS when the recipient has a valid phone, else by email."""
-    contacts = stored_contacts(Bulk(connection), [shipment.id]).get(shipment.id, [])
     for channel in (Channel.SMS, Channel.EMAIL):
         contact = first_usable(contacts, CHANNEL_CONTACT[channel], channel, frozenset())
         if contact is not None:

@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from babel.dates import format_time, get_day_names
 
 from notifier.config import Settings
 from notifier.config.settings import OpeningHours, Place
 from notifier.locales import day_long, day_short
-from notifier.rebooking.choices import Booked, locked_since
+from notifier.rebooking.choices import (
+    Booked,
+    attempt_day,
+    choose_by,
+    lock_moment,
+    locked_since,
+)
 from notifier.shipments import ShipmentRecord
 from notifier.untrusted import inert
 from notifier.urls import company_website, rebooking_entry
-from notifier.vocabulary import Reason, RebookOption, Status
+from notifier.vocabulary import TERMINAL_STATUSES, Reason, RebookOption, Status
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -110,6 +117,30 @@ def facts_on_shipment(
     )
 
 
+def recipient_details(shipment: ShipmentRecord, *, phone: str | None) -> dict[str, Any]:
+    """How the depot finds and reaches the recipient, for its own messages (a dispute to
+    act on): never for a page, slip or message anyone else may read. Inert, like names."""
+    address = (inert(line) for line in shipment.recipient_address_lines)
+    return {
+        "name": inert(shipment.recipient_name),
+        "phone": _readable_phone(phone),
+        "address": [line for line in address if line],
+        "postcode": inert(shipment.recipient_postcode),
+        "route_stop": shipment.route_stop,
+    }
+
+
+def _readable_phone(phone: str | None) -> str | None:
+    """'+393331234567' -> '+39 333 123 4567': read aloud and dialled by a person."""
+    if not phone:
+        return None
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return phone
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def group_tracking(number: str) -> str:
     """Groups of four, as people read codes aloud: RP12 3456 789I T."""
     return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
@@ -130,6 +161,10 @@ def build_context(
     tz = ZoneInfo(settings.company.timezone)
     local = facts.occurred_at.astimezone(tz)
     company = settings.company
+    # A next attempt whose day is over is history, not news: never announce it.
+    if facts.next_attempt_date is not None and facts.next_attempt_date < now.astimezone(tz).date():
+        facts = replace(facts, next_attempt_date=None, next_attempt_window=None)
+    choose_by = _choose_by(facts, settings, now)
     return {
         "company": {
             "name": company.name,
@@ -147,6 +182,7 @@ def build_context(
         "status": str(facts.status),
         "event_time": format_time(local, "HH:mm", locale=locale),
         "event_day": day_long(local.date(), locale),
+        "event_day_short": day_short(local.date(), locale),
         "today": local.date() == now.astimezone(tz).date(),
         "reason": str(facts.reason) if facts.reason else None,
         "reason_text": REASONS[locale].get(facts.reason) if facts.reason else None,
@@ -167,14 +203,53 @@ def build_context(
         # Where a short code is typed by hand: the rebooking base without a token.
         "rebooking_entry": rebooking_entry(settings),
         "short_code": facts.short_code,
+        # Until when a choice still counts, while it can be made: "lunedì 30 novembre,
+        # 18:00" (the evening before the next attempt) or a held parcel's last day.
+        # Whether a message may invite a choice now: there is a link, the parcel is not
+        # done, and the depot's list for the next attempt is not printed yet.
+        "can_choose": facts.rebooking_url is not None
+        and facts.status not in TERMINAL_STATUSES
+        and lock_moment(None, next_attempt=_attempt_day(facts), settings=settings, now=now) is None,
+        "choose_by": _say_moment(choose_by, locale, day_long, tz),
+        "choose_by_short": _say_moment(choose_by, locale, day_short, tz),
         "booking": _booking(booking, facts, settings, locale) if booking else None,
     }
+
+
+def _choose_by(facts: ParcelFacts, settings: Settings, now: datetime) -> date | datetime | None:
+    """The moment choosing closes (a day for a held parcel's last day), while it is ahead."""
+    if facts.status in TERMINAL_STATUSES or facts.rebooking_url is None:
+        return None
+    planned = _attempt_day(facts)
+    if planned is not None:
+        return choose_by(None, next_attempt=planned, settings=settings, now=now)
+    if (
+        facts.held_until is not None
+        and facts.held_until >= now.astimezone(ZoneInfo(settings.company.timezone)).date()
+    ):
+        return facts.held_until
+    return None
+
+
+def _attempt_day(facts: ParcelFacts) -> date | None:
+    return attempt_day(facts.status, facts.next_attempt_date, facts.estimated_delivery)
+
+
+def _say_moment(
+    moment: date | datetime | None, locale: str, say: Callable[[date, str], str], tz: ZoneInfo
+) -> str | None:
+    if moment is None:
+        return None
+    if not isinstance(moment, datetime):
+        return say(moment, locale)
+    local = moment.astimezone(tz)
+    return f"{say(local.date(), locale)}, {format_time(local, 'HH:mm', locale=locale)}"
 
 
 def _booking(booked: Booked, facts: ParcelFacts, settings: Settings, locale: str) -> dict[str, Any]:
     choice = booked.choice
     tz = ZoneInfo(settings.company.timezone)
-    until = locked_since(booked, next_attempt=facts.next_attempt_date, settings=settings)
+    until = locked_since(booked, next_attempt=_attempt_day(facts), settings=settings)
     code = choice.pickup_point
     place = _find(settings.pickup_points, code) or _find(settings.depots, code)
     due = booked.due_at.astimezone(tz) if booked.due_at else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,14 +12,20 @@ from jinja2 import Environment
 from notifier.channels.base import OutgoingMessage
 from notifier.config import Settings
 from notifier.locales import language_for
+from notifier.notify.rules import first_usable
 from notifier.outbox.rows import ClaimedRow
 from notifier.rebooking.choices import Booked
 from notifier.rebooking.links import Link
-from notifier.rendering.context import ParcelFacts, build_context, facts_on_shipment
+from notifier.rendering.context import (
+    ParcelFacts,
+    build_context,
+    facts_on_shipment,
+    recipient_details,
+)
 from notifier.rendering.environment import render_message
 from notifier.rendering.smstext import sms_encoding
 from notifier.shipments import EventRecord, ShipmentRecord
-from notifier.vocabulary import Channel
+from notifier.vocabulary import Channel, ContactKind, ContactPoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +41,25 @@ def compose(
     event: EventRecord | None,
     link: Link | None,
     booking: Booked | None,
+    contacts: Sequence[ContactPoint],
     settings: Settings,
     templates: Environment,
     now: datetime,
 ) -> Composed:
-    """Render the row as it should read now. Raises TemplateMissingError or a Jinja error."""
+    """Render the row as it should read now. Raises TemplateMissingError or a Jinja error.
+
+    `contacts` are the shipment's as the tick read them, oldest first.
+    """
     # Rows are written in a shipped language; one stored before that rule existed still
     # renders in one rather than failing on a template that is not there.
     language = language_for(message.locale, settings.company.default_locale)
     context = build_context(
         _facts(shipment, event, link), settings=settings, locale=language, now=now, booking=booking
     )
+    # For the depot's messages (a dispute to act on): the depot calls, so an SMS opt-out
+    # does not hide the number.
+    phone = first_usable(contacts, ContactKind.PHONE, Channel.SMS, ())
+    context["recipient"] = recipient_details(shipment, phone=phone.value if phone else None)
     channel = Channel(message.channel)
     text = render_message(
         templates, channel=channel, template=message.template, locale=language, context=context

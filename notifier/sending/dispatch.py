@@ -113,9 +113,11 @@ class Dispatcher:
             composed = compose(
                 message,
                 shipment=shipment,
-                event=event,
+                # A message about a booking tells of the attempt its link stood for.
+                event=event or reads.booked_attempts.get(message.rebooking_id or -1),
                 link=reads.links.get(message.shipment_id),
                 booking=booking,
+                contacts=reads.contacts.get(message.shipment_id, ()),
                 settings=self.settings,
                 templates=self.templates,
                 now=now,

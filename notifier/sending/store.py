@@ -13,7 +13,7 @@ from notifier.config import Settings
 from notifier.db.bulk import Bulk, one_of
 from notifier.db.contacts import stored_contacts
 from notifier.db.engine import read_transaction
-from notifier.db.tables import EVENTS, REBOOKINGS, SHIPMENTS
+from notifier.db.tables import EVENTS, LINKS, REBOOKINGS, SHIPMENTS
 from notifier.outbox import store as outbox
 from notifier.outbox.rows import ClaimedRow
 from notifier.rebooking.choices import Booked
@@ -34,6 +34,8 @@ class TickReads:
     links: Mapping[int, Link]  # per shipment: its newest live link
     bookings: Mapping[int, Booked]  # the rows' own bookings, by id
     choices: Mapping[int, Booked]  # per shipment: the recipient's current choice
+    # Per booking: the missed delivery its link stood for, what a dispute is about.
+    booked_attempts: Mapping[int, EventRecord]
 
 
 def read_tick(
@@ -63,6 +65,21 @@ def read_tick(
                 select(REBOOKINGS).where(one_of(connection, REBOOKINGS.c.id, booking_ids))
             ).mappings()
         }
+        booked_attempts = {
+            row["booking_id"]: EventRecord.from_mapping(row)
+            for row in connection.execute(
+                select(
+                    REBOOKINGS.c.id.label("booking_id"),
+                    EVENTS.c.id,
+                    EVENTS.c.status,
+                    EVENTS.c.reason,
+                    EVENTS.c.occurred_at,
+                )
+                .join(LINKS, LINKS.c.id == REBOOKINGS.c.link_id)
+                .join(EVENTS, EVENTS.c.id == LINKS.c.status_event_id)
+                .where(one_of(connection, REBOOKINGS.c.id, booking_ids))
+            ).mappings()
+        }
         choices = {
             row["shipment_id"]: booked_from_row(row)
             for row in connection.execute(
@@ -84,4 +101,5 @@ def read_tick(
             ),
             bookings=bookings,
             choices=choices,
+            booked_attempts=booked_attempts,
         )

@@ -28,7 +28,8 @@ def _query(now: datetime) -> Select[Any]:
         )
         .join(EVENTS, EVENTS.c.id == LINKS.c.status_event_id)
         .join(SHIPMENTS, SHIPMENTS.c.id == LINKS.c.shipment_id)
-        .where(live(now))
+        # A link handed out before any attempt ("on its way") is no missed delivery yet.
+        .where(live(now), EVENTS.c.status == str(Status.DELIVERY_ATTEMPTED))
     )
 
 

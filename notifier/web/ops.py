@@ -114,7 +114,8 @@ def bookings(
         return _error(422, "format: must be csv or json")
     with read_transaction(request.app.state.engine) as connection:
         found = depot_bookings(connection, day=day, depot=depot, settings=settings)
-    # Names, neighbours and instructions: never kept by a proxy or browser cache.
+    # Names, phones, addresses, neighbours and instructions: never kept by a proxy or
+    # browser cache.
     headers = {"Cache-Control": "no-store"}
     if format == "json":
         return Response(build_json(found), media_type="application/json", headers=headers)

@@ -17,17 +17,17 @@ from notifier.locales import LANGUAGE_NAMES, SHIPPED_LANGUAGES, language_for
 from notifier.rebooking.choices import (
     ChoiceInvalidError,
     ChoiceLockedError,
+    ParcelDoneError,
     SlotFullError,
-    options_for,
 )
 from notifier.rebooking.links import resolve_code
 from notifier.rebooking.store import Parcel, open_parcel
 from notifier.rebooking.store import book as book_choice
 from notifier.rendering.context import format_hours
-from notifier.vocabulary import RebookOption
+from notifier.vocabulary import TERMINAL_STATUSES, RebookOption
 from notifier.web.guards import CSRF_COOKIE, RateLimiter, csrf_ok, csrf_token, new_csrf_cookie
 from notifier.web.rebook_forms import TEXT_LIMITS, form_field, parse_choice
-from notifier.web.rebook_views import calendar_file, form_context, page_view
+from notifier.web.rebook_views import calendar_file, form_context, page_view, parcel_options
 
 router = APIRouter(include_in_schema=False)
 
@@ -194,10 +194,13 @@ def _show(request: Request, token: str, option: str | None) -> Response:
             return _render(request, "done", lang=lang, **page_view(parcel, lang, settings, now))
         if option == "booking.ics":
             return calendar_file(parcel, settings, lang)
-        if option not in options_for(settings, parcel.shipment.depot):
+        if option not in parcel_options(parcel, settings):
             return _render(
                 request, "parcel", lang=lang, status=404, **page_view(parcel, lang, settings, now)
             )
+        if parcel.shipment.status in TERMINAL_STATUSES:
+            # Delivered, going back or cancelled: the parcel page says so, with no form.
+            return _render(request, "parcel", lang=lang, **page_view(parcel, lang, settings, now))
         context = form_context(connection, parcel, RebookOption(option), lang, settings, now)
         return _render(request, "option", lang=lang, **context)
 
@@ -221,7 +224,7 @@ def _submit(request: Request, token: str, option: str, form: Any) -> Response:
         if parcel is None:
             return _bad_link(request, _lang(request, None, settings))
         lang = _lang(request, parcel.shipment.recipient_locale, settings)
-        if option not in options_for(settings, parcel.shipment.depot):
+        if option not in parcel_options(parcel, settings):
             return _render(
                 request, "parcel", lang=lang, status=404, **page_view(parcel, lang, settings, now)
             )
@@ -247,6 +250,8 @@ def _submit(request: Request, token: str, option: str, form: Any) -> Response:
             errors, status = {"slot": "full"}, 409
         except ChoiceLockedError:
             errors, status = {"form": "locked"}, 409
+        except ParcelDoneError:
+            errors, status = {"form": "done"}, 409
         except ChoiceInvalidError as exc:
             errors = {exc.field if exc.field in ("slot", "callback") else "form": "invalid"}
     with read_transaction(request.app.state.engine) as connection:

@@ -14,10 +14,18 @@ from sqlalchemy import Connection
 
 from notifier.config import Settings
 from notifier.locales import day_long
-from notifier.rebooking.choices import Booked, lock_moment, offered_days, options_for
+from notifier.rebooking.choices import (
+    Booked,
+    attempt_day,
+    choose_by,
+    lock_moment,
+    offered_days,
+    options_for,
+)
 from notifier.rebooking.store import Parcel, slot_offers
 from notifier.rendering.context import build_context, facts_on_shipment, format_hours
 from notifier.rendering.ics import build_ics
+from notifier.shipments import ShipmentRecord
 from notifier.vocabulary import TERMINAL_STATUSES, RebookOption
 
 
@@ -34,8 +42,20 @@ def postcode_prefix(postcode: str | None) -> str | None:
     return f"{compact[:3]}…" if len(compact) > 3 else None
 
 
+def _attempt_day(row: ShipmentRecord) -> date | None:
+    return attempt_day(row.status, row.next_attempt_date, row.estimated_delivery)
+
+
+def parcel_options(parcel: Parcel, settings: Settings) -> list[RebookOption]:
+    """What this parcel's page offers: its depot's options, a callback only with a number
+    to call (a confirmation must not promise "the number you gave us" to nobody)."""
+    offered = options_for(settings, parcel.shipment.depot)
+    return [o for o in offered if o != RebookOption.CALLBACK or parcel.has_phone]
+
+
 def page_view(parcel: Parcel, lang: str, settings: Settings, now: datetime) -> dict[str, Any]:
-    """The parcel page's context."""
+    """The parcel page's context: where the parcel is now, the attempt the link stands for,
+    the recipient's current choice, and whether (and until when) a choice can be made."""
     row = parcel.shipment
     # The page shows initials only: the full name stays out of its context.
     facts = facts_on_shipment(
@@ -46,24 +66,56 @@ def page_view(parcel: Parcel, lang: str, settings: Settings, now: datetime) -> d
         with_name=False,
     )
     context = build_context(facts, settings=settings, locale=lang, now=now)
-    closed = lock_moment(
-        parcel.current, next_attempt=row.next_attempt_date, settings=settings, now=now
-    )
+    attempt = None
+    if parcel.attempt is not None:
+        attempted = facts_on_shipment(
+            row,
+            status=parcel.attempt.status,
+            reason=parcel.attempt.reason,
+            occurred_at=parcel.attempt.occurred_at,
+            with_name=False,
+        )
+        attempt = build_context(attempted, settings=settings, locale=lang, now=now)
+    closed = lock_moment(parcel.current, next_attempt=_attempt_day(row), settings=settings, now=now)
     local = closed.astimezone(ZoneInfo(settings.company.timezone)) if closed else None
+    done = row.status in TERMINAL_STATUSES
     return {
         "token": parcel.link.token,
         "parcel": context,
+        "state": str(row.status),
+        "attempt": attempt,
         "recipient_initials": masked(row.recipient_name),
         "postcode_prefix": postcode_prefix(row.recipient_postcode),
-        "options": options_for(settings, row.depot),
+        "options": parcel_options(parcel, settings),
         "current": parcel.current,
         "current_view": _choice_view(parcel.current, lang, settings) if parcel.current else None,
         "locked": closed is not None,
         # When choices closed: "lunedì 30 novembre" "18:00".
         "lock_day": day_long(local.date(), lang) if local else None,
         "lock_time": format_time(local, "HH:mm", locale=lang) if local else None,
-        "delivered": row.status in TERMINAL_STATUSES,
+        "delivered": done,
+        # Until when a choice can still be made or changed, while it can.
+        "choose_by": None if done or closed else _choose_by(parcel, lang, settings, now),
     }
+
+
+def _choose_by(
+    parcel: Parcel, lang: str, settings: Settings, now: datetime
+) -> dict[str, str | None] | None:
+    """The day and time ("lunedì 30 novembre", "18:00") while a choice can still be made;
+    for a held parcel with no attempt planned, its last day (no time)."""
+    row = parcel.shipment
+    tz = ZoneInfo(settings.company.timezone)
+    until = choose_by(parcel.current, next_attempt=_attempt_day(row), settings=settings, now=now)
+    if until is not None:
+        local = until.astimezone(tz)
+        return {
+            "day": day_long(local.date(), lang),
+            "time": format_time(local, "HH:mm", locale=lang),
+        }
+    if parcel.current is None and row.held_until and row.held_until >= now.astimezone(tz).date():
+        return {"day": day_long(row.held_until, lang), "time": None}
+    return None
 
 
 def _choice_view(booked: Booked, lang: str, settings: Settings) -> dict[str, Any]:

@@ -62,6 +62,18 @@ class Depot:
         list(ingest(self.engine, [Incoming(0, event, json.dumps(event))], settings=self.settings,
                     now=lambda: NOW))  # fmt: skip
 
+    def update(self, tracking: str, occurred_at: str, **facts: Any) -> None:
+        """A later (or late) event about the parcel: no new attempt, facts only."""
+        event = self.make_event(
+            tracking_number=tracking,
+            status="EXCEPTION",
+            reason="DELAYED",
+            occurred_at=occurred_at,
+            **facts,
+        )
+        items = [Incoming(0, event, json.dumps(event))]
+        list(ingest(self.engine, items, settings=self.settings, now=lambda: NOW))
+
     def choose(self, tracking: str, choice: Choice) -> None:
         self.submissions += 1
         with write_transaction(self.engine) as connection:
@@ -225,3 +237,92 @@ def test_the_ops_endpoint_is_off_without_an_ops_password(
 ) -> None:
     client = make_client(depot.engine, env={})
     assert client.get("/ops/bookings?date=2026-11-24").status_code == 503
+
+
+GIOVANNI = {"name": "Giovanni Bianchi", "phone": "+39 333 123 4567", "postcode": "20121"}
+SOLFERINO = {"line1": "Via Solferino 12", "line2": "Scala B, int. 4", "city": "Milano"}
+
+
+@pytest.fixture
+def reachable(depot: Depot) -> Depot:
+    """Two Wednesday callbacks whose recipients gave an address; one address is a formula."""
+    depot.missed("RPADDRESS", route_stop=7, recipient={**GIOVANNI, "address": SOLFERINO})
+    depot.choose("RPADDRESS", Choice(kind="callback", day=WEDNESDAY, window="14:00-17:00"))
+    formula = {"line1": '=HYPERLINK("https://evil.example","Via Roma 1")', "city": "Milano"}
+    depot.missed(
+        "RPFORMULA",
+        route_stop=8,
+        recipient={"name": "Anna Verdi", "phone": "+39 347 000 1111", "address": formula},
+    )
+    depot.choose("RPFORMULA", Choice(kind="callback", day=WEDNESDAY, window="14:00-17:00"))
+    return depot
+
+
+def test_a_newer_address_or_phone_replaces_the_stored_one_and_a_silent_event_keeps_it(
+    reachable: Depot,
+) -> None:
+    moved = {"line1": "Corso Garibaldi 3", "city": "Milano"}
+    # Newer: its address and phone win. Later still, with neither: both are kept.
+    newer = {"phone": "+39 347 765 4321", "address": moved}
+    reachable.update("RPADDRESS", "2026-11-23T09:40:00+01:00", recipient=newer)
+    reachable.update(
+        "RPADDRESS", "2026-11-23T09:50:00+01:00", recipient={"name": "Giovanni Bianchi"}
+    )
+    # Late (older than the stored status): it fills nothing that is already known; an
+    # invalid phone is never the one to call.
+    late = {"phone": "call me", "address": {"line1": "Via Vecchia 1"}}
+    reachable.update("RPADDRESS", "2026-11-23T08:00:00+01:00", recipient=late)
+    with read_transaction(reachable.engine) as connection:
+        lines = depot_bookings(connection, day=WEDNESDAY, depot="MI01", settings=reachable.settings)
+    (line,) = [line for line in lines if line.tracking_number == "RPADDRESS"]
+    assert line.recipient_address == "Corso Garibaldi 3, Milano, 20121"
+    assert line.recipient_phone == "+393477654321"
+
+
+def test_phone_address_and_route_stop_are_in_the_csv_and_the_json(reachable: Depot) -> None:
+    env = {"NOTIFIER_DATABASE_URL": reachable.settings.database.url, "NOTIFIER_CONFIG": None}
+    args = ["bookings", "--date", "2026-11-25", "--depot", "MI01"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    rows = {r["tracking_number"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert list(rows) == ["RPCHANGED", "RPADDRESS", "RPFORMULA"]  # route order: 3, 7, 8
+    found = rows["RPADDRESS"]
+    assert (found["route_stop"], found["recipient_name"]) == ("7", "Giovanni Bianchi")
+    assert found["recipient_address"] == "Via Solferino 12, Scala B, int. 4, Milano, 20121"
+    # A spreadsheet reads neither the "+" nor the "=" as the start of a formula.
+    assert found["recipient_phone"] == "'+393331234567"
+    assert rows["RPFORMULA"]["recipient_address"] == (
+        '\'=HYPERLINK("https://evil.example","Via Roma 1"), Milano'
+    )
+    assert rows["RPCHANGED"]["recipient_address"] == ""  # none given: empty, never "None"
+    result = runner.invoke(app, [*args, "--format", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    items = {item["tracking_number"]: item for item in json.loads(result.stdout)}
+    assert items["RPADDRESS"]["recipient_phone"] == "+393331234567"
+    assert items["RPADDRESS"]["route_stop"] == 7
+    assert items["RPADDRESS"]["recipient_address"] == (
+        "Via Solferino 12, Scala B, int. 4, Milano, 20121"
+    )
+    assert items["RPFORMULA"]["recipient_address"].startswith("=HYPERLINK(")  # JSON is data
+    assert items["RPCHANGED"]["recipient_address"] is None
+
+
+def test_the_ops_route_gives_phones_and_addresses_only_with_the_password(
+    reachable: Depot, make_client: ClientFactory
+) -> None:
+    client = make_client(reachable.engine, env=OPS, pickup_points=[PICKUP])
+    url = "/ops/bookings?date=2026-11-25&depot=MI01"
+    for refused in (client.get(url), client.get(url + "&format=json", headers=basic("ops", "x"))):
+        assert refused.status_code == 401
+        assert "Solferino" not in refused.text
+        assert "3331234567" not in refused.text
+    answer = client.get(url + "&format=json", headers=basic("ops", "ops-secret"))
+    assert answer.status_code == 200
+    assert answer.headers["cache-control"] == "no-store"
+    (item,) = [i for i in answer.json() if i["tracking_number"] == "RPADDRESS"]
+    assert (item["recipient_phone"], item["route_stop"]) == ("+393331234567", 7)
+    assert item["recipient_address"] == "Via Solferino 12, Scala B, int. 4, Milano, 20121"
+    answer = client.get(url, headers=basic("ops", "ops-secret"))
+    rows = {r["tracking_number"]: r for r in csv.DictReader(io.StringIO(answer.text))}
+    assert rows["RPADDRESS"]["recipient_phone"] == "'+393331234567"
+    assert rows["RPFORMULA"]["recipient_address"].startswith("'=HYPERLINK(")

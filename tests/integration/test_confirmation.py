@@ -222,7 +222,7 @@ def test_a_callback_is_confirmed_with_its_day_and_window(
     book(engine, settings, Choice(kind="callback", day=date(2026, 11, 25), window="14:00-17:00"))
     sms, _, _ = dispatch(engine, settings)
     (message,) = [m for m in sms.sent if m.outbox_id == confirmations(engine)[0]["id"]]
-    assert "La richiameremo mer 25/11, 14:00-17:00" in message.body
+    assert "la richiameremo mer 25/11, 14:00-17:00" in message.body
 
 
 def test_i_was_at_home_is_forwarded_to_the_depot(

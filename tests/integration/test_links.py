@@ -1,4 +1,5 @@
-"""Rebooking links: issued with each missed delivery, revoked, expiring, never stored in clear."""
+"""Rebooking links: issued with the news that invites a choice, kept through attempts,
+expiring, never stored in clear."""
 
 from __future__ import annotations
 
@@ -115,22 +116,40 @@ def test_neither_token_nor_code_is_stored_and_the_key_is_needed(
     assert live(engine, other)[link.shipment_id].token != link.token  # ...deriving it does
 
 
-def test_a_newer_slip_revokes_the_older_link(
+def test_a_second_attempt_keeps_the_link_and_makes_it_its_own(
     engine: Engine, settings: Settings, make_event: EventFactory
 ) -> None:
+    # Both slips in the letterbox, and the first text, still open the parcel's page.
     store(engine, settings, attempt(make_event))
     (old,) = live(engine, settings).values()
     later = NOW + timedelta(days=1)
-    store(engine, settings, attempt(make_event, occurred_at="2026-11-23T11:20:00+01:00"), now=later)
-    (new,) = live(engine, settings, later).values()
-    assert new.token != old.token
-    assert resolve(engine, settings, old.token, later) is None
+    second = attempt(make_event, occurred_at="2026-11-23T11:20:00+01:00", held_until="2026-12-12")
+    store(engine, settings, second, now=later)
+    (kept,) = live(engine, settings, later).values()
+    assert (kept.token, kept.code) == (old.token, old.code)
+    assert kept.status_event_id != old.status_event_id  # the page tells of the second attempt
+    assert kept.expires_at == datetime(2026, 12, 12, 23, 0, tzinfo=UTC)  # its hold, not the first's
     with engine.connect() as connection:
         key = settings.link_key
-        assert (
-            links.resolve_code(connection, old.code, key=key, settings=settings, now=later) is None
-        )
-    assert resolve(engine, settings, new.token, later) is not None
+        typed = links.resolve_code(connection, old.code, key=key, settings=settings, now=later)
+        assert typed is not None
+        assert typed.id == old.id
+
+
+def test_on_its_way_and_out_for_delivery_get_a_link_before_any_attempt(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    store(engine, settings, make_event(status="CREATED", occurred_at="2026-11-21T08:00:00+01:00"))
+    (announced,) = live(engine, settings).values()
+    store(
+        engine,
+        settings,
+        make_event(status="OUT_FOR_DELIVERY", occurred_at="2026-11-22T07:30:00+01:00"),
+        attempt(make_event),
+    )
+    (after,) = live(engine, settings).values()
+    assert after.token == announced.token  # the "on its way" text's link still works
+    assert after.status_event_id != announced.status_event_id
 
 
 def test_a_late_older_attempt_does_not_replace_the_current_link(
@@ -143,13 +162,16 @@ def test_a_late_older_attempt_does_not_replace_the_current_link(
     assert list(live(engine, settings).values()) == [current]
 
 
-def test_delivery_ends_the_link(
+def test_a_delivered_parcels_link_still_opens_it(
     engine: Engine, settings: Settings, make_event: EventFactory
 ) -> None:
+    # The slip stays on the fridge: its QR must open "delivered", not "this link is not valid".
     store(engine, settings, attempt(make_event))
     (link,) = live(engine, settings).values()
     store(engine, settings, make_event(status="DELIVERED", occurred_at="2026-11-22T16:00:00+01:00"))
-    assert resolve(engine, settings, link.token) is None
+    opened = resolve(engine, settings, link.token)
+    assert opened is not None
+    assert opened.expires_at == link.expires_at
 
 
 def test_a_link_lives_until_the_hold_ends_or_valid_days(

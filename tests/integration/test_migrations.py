@@ -82,3 +82,29 @@ def test_0006_moves_a_booking_out_of_the_purpose_text_and_back(
             "SELECT purpose, rebooking_id FROM outbox WHERE rebooking_id IS NOT NULL"
         ).all()
     assert [tuple(r) for r in rows] == [("rebooking_confirmed", booked.id)]
+
+
+def test_0007_adds_the_recipient_address_and_takes_it_away_again(
+    engine: Engine, make_event: EventFactory
+) -> None:
+    """Its downgrade drops the column in place: shipments stay, with everything that
+    points at them (SQLite's foreign keys refuse a batch copy of the table)."""
+    settings = make_settings(engine.url.render_as_string(hide_password=False))
+    recipient = {"name": "Giovanni Bianchi", "address": {"line1": "Via Solferino 12"}}
+    store(engine, settings, missed(make_event, recipient=recipient))
+    book(engine, settings, TUESDAY_MORNING)
+    config = schema._alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006")
+    columns = {c["name"] for c in inspect(engine).get_columns("shipments")}
+    assert "recipient_address" not in columns
+    assert "recipient_name" in columns
+
+    schema.upgrade(engine)
+
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT recipient_name, recipient_address FROM shipments"
+        ).all()
+    assert [tuple(r) for r in rows] == [("Giovanni Bianchi", None)]

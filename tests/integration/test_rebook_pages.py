@@ -154,15 +154,10 @@ def test_missing_fields_are_named_and_tied_to_their_inputs(site: Site) -> None:
 def test_tampered_expired_and_unknown_links_look_the_same(site: Site, engine: Engine) -> None:
     tampered = site.token[:-2] + ("AA" if not site.token.endswith("AA") else "BB")
     answers = [site.client.get(f"/r/{t}") for t in (tampered, "x" * 22, "a")]
-    # A newer missed delivery revokes the first link.
-    site.now += timedelta(minutes=1)
-    event = {
-        "event_id": "e-2",
-        "tracking_number": "RP123456789IT",
-        "status": "DELIVERY_ATTEMPTED",
-        "occurred_at": (site.now - timedelta(seconds=5)).isoformat(),
-    }
-    list(ingest(engine, [Incoming(0, event, "{}")], settings=site.settings, now=lambda: site.now))
+    # A revoked link (a slip printed again with --reissue) looks the same too.
+    with write_transaction(engine) as connection:
+        shipments = [row.id for row in connection.execute(select(SHIPMENTS.c.id))]
+        links.revoke_links(connection, shipments, now=datetime.now(UTC))
     answers.append(site.client.get(f"/r/{site.token}"))
     assert {a.status_code for a in answers} == {404}
     bodies = {a.text for a in answers}
@@ -210,6 +205,17 @@ def test_too_many_requests_get_a_clear_429_page(site: Site) -> None:
     assert answer.status_code == 429
     assert int(answer.headers["retry-after"]) > 0
     assert "Troppe richieste" in answer.text
+    assert "minuti." in answer.text
+
+
+def test_one_minute_is_said_in_the_singular(site: Site) -> None:
+    limiter = site.client.app.state.rebook_limits["client"]  # type: ignore[attr-defined]
+    for _ in range(limiter.limit):
+        limiter.retry_after("testclient")
+    answer = site.client.get(f"/r/{site.token}")
+    assert answer.status_code == 429
+    assert int(answer.headers["retry-after"]) <= 60
+    assert "tra 1 minuto." in answer.text
 
 
 def test_a_full_slot_is_shown_full_and_refused(engine: Engine, make_client: ClientFactory) -> None:
@@ -315,3 +321,84 @@ def test_a_first_choice_after_the_cut_off_is_refused_with_the_time_it_closed(sit
     english = site.client.get(f"/r/{site.token}?lang=en")
     closed_en = format_date(today - timedelta(days=1), "EEEE d MMMM", locale="en")
     assert f"Choices closed on {closed_en} at 18:00" in english.text
+
+
+def later_event(site: Site, status: str, minutes: int, **fields: object) -> None:
+    """A newer status for the site's parcel, `minutes` after the attempt."""
+    event = {
+        "event_id": f"e-{status}-{minutes}",
+        "tracking_number": "RP123456789IT",
+        "status": status,
+        "occurred_at": (site.now - timedelta(minutes=20 - minutes)).isoformat(),
+        **fields,
+    }
+    list(
+        ingest(
+            site.engine, [Incoming(0, event, "{}")], settings=site.settings, now=lambda: site.now
+        )
+    )
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("Europe/Rome")).strftime("%H:%M")
+
+
+def test_a_delivered_parcels_link_says_delivered_in_the_recipients_language(
+    engine: Engine, make_client: ClientFactory
+) -> None:
+    site = Site(engine, make_client, locale="en")
+    _, fields = site.form(f"/r/{site.token}/neighbour")
+    later_event(site, "DELIVERED", 10)
+    page = site.client.get(f"/r/{site.token}")
+    assert page.status_code == 200
+    delivered_at = local_time(site.now - timedelta(minutes=10))
+    assert f"It was delivered today at {delivered_at}." in page.text
+    assert "There is nothing more to choose for this parcel." in page.text
+    assert f'href="/r/{site.token}/slot' not in page.text
+    assert "We tried to deliver" not in page.text
+    # A form opened before the delivery and sent after it is refused, saying why.
+    answer = site.client.post(
+        f"/r/{site.token}/neighbour", data={**fields, "neighbour_name": "Rossi"}
+    )
+    assert answer.status_code == 409
+    assert "this parcel has been delivered, sent back or cancelled" in answer.text
+    assert site.bookings() == 0
+
+
+def test_the_page_tells_where_the_parcel_is_now_and_when_the_attempt_was(site: Site) -> None:
+    attempt_at = local_time(site.now - timedelta(minutes=20))
+    later_event(site, "AVAILABLE_FOR_PICKUP", 15, pickup_point="PP-MI-12")
+    page = site.client.get(f"/r/{site.token}").text
+    assert "Il pacco è pronto per il ritiro." in page
+    # The attempt's own time, not the pickup event's.
+    assert f"Abbiamo provato a consegnare il pacco oggi alle {attempt_at}" in page
+    assert local_time(site.now - timedelta(minutes=5)) not in page
+    later_event(site, "OUT_FOR_DELIVERY", 18)
+    page = site.client.get(f"/r/{site.token}").text
+    assert "Il pacco è in consegna oggi." in page
+    assert "Il furgone è già partito" in page
+
+
+def test_after_a_choice_the_page_shows_the_choice_not_the_old_next_attempt(
+    engine: Engine, make_client: ClientFactory
+) -> None:
+    site = Site(engine, make_client)
+    later_event(
+        site,
+        "DELIVERY_ATTEMPTED",
+        1,
+        reason="RECIPIENT_ABSENT",
+        next_attempt={"date": (site.now + timedelta(days=3)).date().isoformat()},
+    )
+    before = site.client.get(f"/r/{site.token}").text
+    assert "Nuovo tentativo di consegna" in before
+    assert "Può scegliere, o cambiare la sua scelta, fino alle 18:00 di" in before
+    _, fields = site.form(f"/r/{site.token}/neighbour")
+    answer = site.client.post(
+        f"/r/{site.token}/neighbour", data={**fields, "neighbour_name": "Rossi"}
+    )
+    assert answer.status_code == 200, answer.text  # the "done" page, after its redirect
+    assert site.bookings() == 1
+    after = site.client.get(f"/r/{site.token}").text
+    assert "Rossi" in after
+    assert "Nuovo tentativo di consegna" not in after

@@ -10,6 +10,7 @@ import pytest
 
 from notifier.carriers.native import DEFAULT_SOURCE, parse_native_event
 from notifier.errors import EventRejectedError
+from notifier.ingest.files import unflatten
 from notifier.vocabulary import ContactKind, Reason, Status
 from tests.conftest import NOW, EventFactory
 
@@ -187,3 +188,76 @@ def test_email_addresses_are_checked(make_event: EventFactory, email: str, valid
     (contact,) = parse(make_event(recipient={"email": email})).contacts
     assert contact.valid is valid
     assert contact.invalid_reason is None if valid else contact.invalid_reason
+
+
+ADDRESS = {"line1": "Via Solferino 12", "line2": "Scala B, int. 4", "city": "Milano"}
+
+
+def test_an_address_is_its_lines_in_order_from_an_object_or_csv_columns(
+    make_event: EventFactory,
+) -> None:
+    recipient = {"name": "Giovanni Bianchi", "postcode": "20121", "address": ADDRESS}
+    event = parse(make_event(recipient=recipient))
+    assert event.recipient_address == "Via Solferino 12\nScala B, int. 4\nMilano"
+    assert event.recipient_postcode == "20121"
+    flat = {
+        "event_id": "e-1",
+        "tracking_number": "RP123456789IT",
+        "status": "DELIVERY_ATTEMPTED",
+        "occurred_at": "2026-11-22T10:49:00+01:00",
+        "recipient.address.line1": "Via Solferino 12",
+        "recipient.address.line2": "",
+        "recipient.address.city": " Milano ",
+    }
+    assert parse(unflatten(flat)).recipient_address == "Via Solferino 12\nMilano"
+
+
+@pytest.mark.parametrize(
+    ("address", "stored"),
+    [
+        ({"city": "Milano"}, "Milano"),
+        ({"line1": "Via Solferino", "line2": 12}, "Via Solferino\n12"),  # a number is text
+        ({}, None),
+        ({"line1": "", "city": "  "}, None),
+        ("", None),  # a CSV's empty column
+    ],
+    ids=["city only", "a number", "empty object", "blank lines", "empty"],
+)
+def test_an_address_keeps_the_lines_given(
+    make_event: EventFactory, address: Any, stored: str | None
+) -> None:
+    assert parse(make_event(recipient={"address": address})).recipient_address == stored
+    assert parse(make_event()).recipient_address is None
+
+
+def test_an_address_line_is_one_clean_line(make_event: EventFactory) -> None:
+    address = {
+        "line1": "Via Solferino\n12\t\u200b",  # a line break, a tab, a zero-width space
+        "line2": "\u202eint. 4\u202c \x07",  # a right-to-left override, a bell
+        "city": "Milano\r\nMI",
+    }
+    event = parse(make_event(recipient={"address": address}))
+    assert event.recipient_address == "Via Solferino 12\nint. 4\nMilano MI"
+
+
+@pytest.mark.parametrize(
+    ("address", "field", "words"),
+    [
+        ("Via Solferino 12, Milano", "recipient.address", "must be an object"),
+        (["Via Solferino 12"], "recipient.address", "got list"),
+        (7, "recipient.address", "got int"),
+        ({"line1": ["Via Solferino 12"]}, "recipient.address.line1", "must be a string, got list"),
+        ({"line2": {"door": 4}}, "recipient.address.line2", "must be a string, got dict"),
+        ({"city": True}, "recipient.address.city", "must be a string, got bool"),
+        ({"line1": "x" * 101}, "recipient.address.line1", "at most 100"),
+        ({"city": "x" * 65}, "recipient.address.city", "at most 64"),
+        ({"line1": "Via\x00Roma"}, "recipient.address.line1", "NUL"),
+    ],
+    ids=lambda v: None,
+)
+def test_a_bad_address_is_refused_naming_the_field(
+    make_event: EventFactory, address: Any, field: str, words: str
+) -> None:
+    errors = rejected_fields(make_event(recipient={"name": "Giovanni", "address": address}))
+    assert set(errors) == {field}, errors
+    assert words in errors[field]

@@ -14,7 +14,7 @@ from notifier.locales import SHIPPED_LANGUAGES, language_for
 from notifier.rendering.context import ParcelFacts, build_context, format_hours, group_tracking
 from notifier.rendering.environment import build_environment, render_message
 from notifier.rendering.smstext import normalise_sms, sms_encoding
-from notifier.vocabulary import Reason, Status
+from notifier.vocabulary import Channel, Reason, Status
 from tests.conftest import make_settings
 
 NOW = datetime(2026, 11, 22, 11, 0, tzinfo=UTC)
@@ -244,3 +244,86 @@ def test_only_addresses_the_template_was_given_become_links(settings: Settings) 
     assert email.body_html is not None
     assert f'<a href="{FULL.rebooking_url}"' in email.body_html
     assert "overflow-wrap:anywhere" in email.body_html  # long links wrap on a phone
+
+
+@pytest.mark.parametrize(
+    ("now", "changes", "can_choose", "choose_by"),
+    [
+        pytest.param(
+            datetime(2026, 11, 22, 11, 0, tzinfo=UTC),
+            {},
+            True,
+            "lunedì 23 novembre, 18:00",
+            id="before-the-evening-before-the-next-attempt",
+        ),
+        pytest.param(
+            datetime(2026, 11, 23, 17, 30, tzinfo=UTC),  # 18:30 in Rome
+            {},
+            False,
+            None,
+            id="the-depot-list-is-printed",
+        ),
+        pytest.param(
+            datetime(2026, 11, 22, 11, 0, tzinfo=UTC),
+            {"next_attempt_date": None, "next_attempt_window": None},
+            True,
+            "mercoledì 2 dicembre",
+            id="held-parcel-its-last-day",
+        ),
+        pytest.param(
+            datetime(2026, 11, 22, 11, 0, tzinfo=UTC),
+            {
+                "status": Status.CREATED,
+                "reason": None,
+                "next_attempt_date": None,
+                "next_attempt_window": None,
+                "held_until": None,
+            },
+            True,
+            "lunedì 23 novembre, 18:00",
+            id="before-any-attempt-the-expected-day-counts",
+        ),
+        pytest.param(
+            datetime(2026, 11, 22, 11, 0, tzinfo=UTC),
+            {"rebooking_url": None},
+            False,
+            None,
+            id="no-link-no-invitation",
+        ),
+        pytest.param(
+            datetime(2026, 11, 22, 11, 0, tzinfo=UTC),
+            {"status": Status.DELIVERED, "reason": None},
+            False,
+            None,
+            id="delivered",
+        ),
+    ],
+)
+def test_a_message_invites_a_choice_only_while_one_counts(
+    settings: Settings,
+    now: datetime,
+    changes: dict[str, object],
+    can_choose: bool,
+    choose_by: str | None,
+) -> None:
+    facts = dataclasses.replace(FULL, **changes)  # type: ignore[arg-type]
+    context = build_context(facts, settings=settings, locale="it", now=now)
+    assert (context["can_choose"], context["choose_by"]) == (can_choose, choose_by)
+
+
+def test_a_next_attempt_whose_day_is_over_is_not_announced(settings: Settings) -> None:
+    two_days_later = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    context = build_context(FULL, settings=settings, locale="it", now=two_days_later)
+    assert context["next_attempt"] is None
+    text = render_message(
+        build_environment(settings),
+        channel=Channel.SMS,
+        template="missed_delivery_reminder",
+        locale=language_for("it", "it"),
+        context=context,
+    )
+    assert "24/11" not in text.body
+    on_the_day = build_context(
+        FULL, settings=settings, locale="it", now=datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    )
+    assert on_the_day["next_attempt"] == "martedì 24 novembre, 10:00–14:00"
