@@ -21,9 +21,11 @@ from sqlalchemy import Connection, Engine
 from notifier import __version__
 from notifier.config import Settings, load_settings
 from notifier.config.loading import find_config_path
+from notifier.config.option import ConfigOption
 from notifier.db import schema
 from notifier.db.engine import make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
+from notifier.templatecheck.cli import templates_app
 
 if TYPE_CHECKING:
     # WeasyPrint is slow to import: only the slip commands load it.
@@ -37,19 +39,11 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(templates_app, name="templates")
 
 err = Console(stderr=True, highlight=False)
 T = TypeVar("T")
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        help="Configuration file. Default: $NOTIFIER_CONFIG, else ./config.toml, else the example.",
-        show_default=False,
-    ),
-]
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
 

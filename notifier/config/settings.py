@@ -242,6 +242,8 @@ class Rule(_Section):
 
 class Templates(_Section):
     override_dir: Path | None = None
+    # `notifier templates check` fails an SMS that needs more segments than this.
+    sms_max_segments: int = Field(default=2, ge=1, le=10)
 
 
 class Rebooking(_Section):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,14 +9,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from babel.dates import format_time
 from jinja2 import Environment, TemplateNotFound
 from markupsafe import Markup
 
 from notifier.config import Settings
 from notifier.errors import ExternalResourceError, TemplateMissingError
-from notifier.locales import day_long, language_for, parse_language
-from notifier.rebooking.choices import change_until
+from notifier.locales import language_for, parse_language
 from notifier.rendering.context import ParcelFacts, build_context
 from notifier.rendering.environment import build_environment
 from notifier.slips.model import Layout, Slip
@@ -30,26 +27,32 @@ with warnings.catch_warnings():
     from weasyprint import HTML  # type: ignore[import-untyped]
     from weasyprint.urls import FatalURLFetchingError, URLFetcher  # type: ignore[import-untyped]
 
-# CSS classes fit-0 (the design's sizes) to fit-4 (smallest): each slip gets the first
-# level at which it fits on its A6 page.
-MAX_FIT = 4
-# Rough capacity of an A6 page's content box in 11pt lines, and the estimated heights up
-# to which fit levels 0, 1, 2... are the first guess. A guess is only ever raised (by
-# WeasyPrint's real layout), so these err low: a slip is never shrunk on a guess alone.
-_PAGE_LINES = 27.0
-_GUESS_LINES = (26.0, 28.0, 30.0, 45.0)
-
 
 @dataclass(slots=True)
 class _Prepared:
-    """A slip ready for the template: contexts per language, QR markup, fit level."""
+    """A slip ready for the template: contexts per language and QR markup."""
 
     id: str
     blocks: list[dict[str, Any]]
     qr: Markup | None
     has_link: bool
-    fit: int
-    lines: float  # estimated height in 11pt lines at fit-0
+
+
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    """What one A6 page or A4 cell shows of a slip: all of it, or some parts of its blocks."""
+
+    slip: _Prepared
+    parts: dict[int, frozenset[str]] | None = None  # block index -> part names; None: all
+
+
+@dataclass(frozen=True, slots=True)
+class LaidOutSlip:
+    """One slip as WeasyPrint laid it out on A6 pages."""
+
+    slip: Slip
+    locales: tuple[str, ...]  # its language blocks, the recipient's first
+    pages: tuple[Any, ...]  # its own weasyprint Pages, in order
 
 
 class _DataOnlyFetcher(URLFetcher):  # type: ignore[misc]
@@ -73,14 +76,32 @@ def render_slips_html(
     now: datetime,
     with_qr: bool = True,
 ) -> str:
-    """The slips as one HTML document, each at its first-guess fit level.
+    """The slips as one HTML document, the one `render_slips_pdf` prints.
 
-    `render_slips_pdf` checks the guesses against the real layout and shrinks a slip that
-    would spill onto a second page; this HTML alone has not been through that check.
+    For "a4x4" the slips are laid out on A6 pages first: only that layout tells which
+    slips take two pages, and so two cells.
     """
     env = build_environment(settings)
     prepared = _prepare(slips, settings=settings, now=now, with_qr=with_qr)
-    return _html(env, prepared, settings=settings, layout=layout)
+    cells = _a4_cells(env, prepared, settings=settings) if layout == "a4x4" else None
+    return _html(env, cells or [_Cell(p) for p in prepared], settings=settings, layout=layout)
+
+
+def layout_slips(
+    slips: Sequence[Slip], *, settings: Settings, now: datetime, with_qr: bool = True
+) -> list[LaidOutSlip]:
+    """The slips laid out by WeasyPrint on A6 pages, each with its own pages.
+
+    A slip starts a page and runs onto the next only when it must: the type is never made
+    smaller than the design's floor to fit (see templates/slips/slip.css).
+    """
+    env = build_environment(settings)
+    prepared = _prepare(slips, settings=settings, now=now, with_qr=with_qr)
+    document = _a6(env, prepared, settings=settings)
+    return [
+        LaidOutSlip(slip, tuple(str(block["locale"]) for block in p.blocks), tuple(own))
+        for slip, p, own in zip(slips, prepared, _pages_by_slip(document, prepared), strict=True)
+    ]
 
 
 def render_slips_pdf(
@@ -92,8 +113,10 @@ def render_slips_pdf(
     with_qr: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> bytes:
-    """The slips as one PDF: one per A6 page, or four per A4 sheet with cut marks.
+    """The slips as one PDF: A6 pages, or four A6 cells per A4 sheet with cut marks.
 
+    A slip takes one page, or two when it cannot fit one at legible sizes (a second
+    language, a very long name or address); on A4 it then takes two cells.
     `progress` is told how many slips are done: 0 at the start and all of them at the
     end; WeasyPrint lays out and writes the whole batch in one go, with nothing between.
     """
@@ -101,38 +124,25 @@ def render_slips_pdf(
         progress(0)
     env = build_environment(settings)
     prepared = _prepare(slips, settings=settings, now=now, with_qr=with_qr)
-    if layout == "a6":
-        document = _settle(env, prepared, settings=settings)
+    if layout == "a4x4":
+        cells = _a4_cells(env, prepared, settings=settings)
+        document = _layout(_html(env, cells, settings=settings, layout=layout))
     else:
-        # The A4 cells have the A6 page's content box: settle the slips that might not
-        # fit on A6 pages of their own, then lay out the sheets with those levels.
-        at_risk = [p for p in prepared if p.lines > _PAGE_LINES * 0.8]
-        if at_risk:
-            _settle(env, at_risk, settings=settings)
-        document = _layout(_html(env, prepared, settings=settings, layout=layout))
+        document = _a6(env, prepared, settings=settings)
     pdf = bytes(document.write_pdf())
     if progress:
         progress(len(slips))
     return pdf
 
 
-def _settle(env: Environment, prepared: list[_Prepared], *, settings: Settings) -> Any:
-    """The slips on A6 pages, one each: a slip that runs onto a second page is laid out
-    again alone at the next fit level, and its pages are spliced in place of the old ones.
-    """
-    document = _layout(_html(env, prepared, settings=settings, layout="a6"))
-    if not prepared:
-        return document
-    pages = _pages_by_slip(document, prepared)
-    while True:
-        redo = [i for i, own in enumerate(pages) if len(own) > 1 and prepared[i].fit < MAX_FIT]
-        if not redo:
-            return document.copy([page for own in pages for page in own])
-        for i in redo:
-            prepared[i].fit += 1
-        again = _layout(_html(env, [prepared[i] for i in redo], settings=settings, layout="a6"))
-        for i, own in zip(redo, _pages_by_slip(again, [prepared[i] for i in redo]), strict=True):
-            pages[i] = own
+def _a6(env: Environment, prepared: list[_Prepared], *, settings: Settings) -> Any:
+    return _layout(_html(env, [_Cell(p) for p in prepared], settings=settings, layout="a6"))
+
+
+def _a4_cells(env: Environment, prepared: list[_Prepared], *, settings: Settings) -> list[_Cell]:
+    """A cell of the A4 sheet has the A6 page's content box: each A6 page becomes one."""
+    pages = _pages_by_slip(_a6(env, prepared, settings=settings), prepared)
+    return [cell for p, own in zip(prepared, pages, strict=True) for cell in _cells(p, own)]
 
 
 def _pages_by_slip(document: Any, prepared: list[_Prepared]) -> list[list[Any]]:
@@ -146,6 +156,25 @@ def _pages_by_slip(document: Any, prepared: list[_Prepared]) -> list[list[Any]]:
     return [document.pages[start:end] for start, end in zip(starts, ends, strict=True)]
 
 
+def _cells(slip: _Prepared, pages: list[Any]) -> list[_Cell]:
+    """A slip's A6 pages as cells: each shows the parts that start on its page.
+
+    Parts are never split across pages (slip.css), so a page's anchors name all it shows.
+    """
+    if len(pages) == 1:
+        return [_Cell(slip)]
+    prefix = f"{slip.id}-"
+    cells = []
+    for page in pages:
+        parts: dict[int, set[str]] = {}
+        for anchor in page.anchors:
+            if anchor.startswith(prefix):
+                block, name = anchor.removeprefix(prefix).split("-", 1)
+                parts.setdefault(int(block), set()).add(name)
+        cells.append(_Cell(slip, {block: frozenset(names) for block, names in parts.items()}))
+    return cells
+
+
 def _layout(html: str) -> Any:
     try:
         return HTML(string=html, url_fetcher=_DataOnlyFetcher()).render()
@@ -153,7 +182,7 @@ def _layout(html: str) -> Any:
         raise ExternalResourceError(str(exc.__cause__ or exc)) from None
 
 
-def _html(env: Environment, prepared: list[_Prepared], *, settings: Settings, layout: str) -> str:
+def _html(env: Environment, cells: list[_Cell], *, settings: Settings, layout: str) -> str:
     css = _template(env, "slips/slip.css").render(
         layout=layout, qr_size_mm=f"{settings.slips.qr_size_mm:g}"
     )
@@ -161,12 +190,13 @@ def _html(env: Environment, prepared: list[_Prepared], *, settings: Settings, la
         raise TemplateMissingError("slips/slip.css: must not contain '</'")
     texts = {
         locale: _template(env, f"slips/{locale}/_text.html").module
-        for locale in sorted({b["locale"] for p in prepared for b in p.blocks})
+        for locale in sorted({b["locale"] for cell in cells for b in cell.slip.blocks})
     }
     return str(
         _template(env, "slips/slip.html").render(
-            slips=prepared,
+            cells=cells,
             layout=layout,
+            lang=cells[0].slip.blocks[0]["locale"] if cells else "it",
             css=Markup(css),  # noqa: S704 - the CSS is ours or ops' own file, never user data
             texts=texts,
             title=settings.company.name,
@@ -198,9 +228,7 @@ def _prepare(
         ]
         url = slip.facts.rebooking_url
         qr = Markup(build_qr_svg(url, size_mm=size_mm)) if url and with_qr else None  # noqa: S704
-        lines = _estimate_lines(blocks)
-        fit = next((n for n, cap in enumerate(_GUESS_LINES) if lines <= cap), MAX_FIT)
-        prepared.append(_Prepared(f"slip-{index}", blocks, qr, bool(url), fit, lines))
+        prepared.append(_Prepared(f"slip-{index}", blocks, qr, bool(url)))
     return prepared
 
 
@@ -214,40 +242,10 @@ def _context(
         entry_text=_without_scheme(context["rebooking_entry"]),
         link_text=_without_scheme(facts.rebooking_url or ""),
         domain=urlsplit(context["company"]["website"]).hostname or context["company"]["website"],
-        choose_by=_choose_by(facts, settings=settings, locale=locale),
     )
     return context
-
-
-def _choose_by(facts: ParcelFacts, *, settings: Settings, locale: str) -> str | None:
-    """By when a choice still counts, in words: choices for the next attempt close the
-    evening before it ("lunedì 30 novembre, 18:00"); a held parcel's on its last day."""
-    if facts.next_attempt_date is not None:
-        until = change_until(facts.next_attempt_date, settings)
-        time_text = format_time(until, "HH:mm", locale=locale)
-        return f"{day_long(until.date(), locale)}, {time_text}"
-    if facts.held_until is not None:
-        return day_long(facts.held_until, locale)
-    return None
 
 
 def _without_scheme(url: str) -> str:
     """'https://rapido.example/r' -> 'rapido.example/r': shorter to read and to type."""
     return url.split("://", 1)[-1].rstrip("/")
-
-
-def _estimate_lines(blocks: list[dict[str, Any]]) -> float:
-    """A slip's height in 11pt lines of about 44 characters, for a first fit guess."""
-
-    def wrapped(text: str | None, per_line: int = 44) -> int:
-        return math.ceil(len(text) / per_line) if text else 0
-
-    c = blocks[0]["c"]
-    place = c["pickup_point"] or c["depot"] if not c["next_attempt"] else None
-    lines = 19.0 + wrapped(c["recipient_name"])  # the fixed parts: QR, phone, tracking...
-    if place:
-        lines += 1.5 + wrapped(place["name"], 32) * 1.3 + wrapped(place["address"])
-        lines += wrapped(place["hours"]) + (1 if place["phone"] else 0)
-    for _second in blocks[1:]:
-        lines += 8 + (wrapped(place["name"]) + wrapped(place["address"]) if place else 0)
-    return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import shutil
@@ -15,11 +16,17 @@ import pytest
 
 from notifier.config import Settings
 from notifier.rendering.context import ParcelFacts, format_hours
+from notifier.slips.legibility import below_floor, measure_slips
 from notifier.slips.model import Slip
 from notifier.slips.pdf import ExternalResourceError, render_slips_html, render_slips_pdf
 from notifier.vocabulary import Reason, Status
 from tests.conftest import NOW, make_settings, require
 from tests.pdftools import page_count, page_size_pt, page_texts, qr_codes, run
+
+TRUST = {
+    "it": "Non chiediamo mai pagamenti né dati della carta via SMS, email o link",
+    "en": "We never ask for payment or card details by text, email or link",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +101,17 @@ def batch(settings: Settings) -> list[Slip]:
     return slips
 
 
+def pages_of(slips: list[Slip]) -> list[tuple[Slip, str]]:
+    """The page each language block of each slip prints on: a second language is a whole
+    slip of its own on the next page, never squeezed onto the first one."""
+    return [
+        (slip, locale)
+        for slip in slips
+        for locale in dict.fromkeys((slip.locale, slip.second_locale))
+        if locale
+    ]
+
+
 @pytest.fixture(scope="module")
 def slips(settings: Settings) -> list[Slip]:
     return batch(settings)
@@ -124,17 +142,20 @@ def render(settings: Settings, tmp_path: Path) -> Iterator[Any]:
     return to_pdf
 
 
-def test_a6_batch_prints_one_page_per_slip(a6_pdf: Path) -> None:
-    assert page_count(a6_pdf) == BATCH
+def test_a6_batch_prints_one_page_per_slip_and_language(a6_pdf: Path, slips: list[Slip]) -> None:
+    bilingual = sum(1 for slip in slips if slip.second_locale)
+    assert bilingual == 10
+    assert page_count(a6_pdf) == len(pages_of(slips)) == BATCH + bilingual
     assert page_size_pt(a6_pdf) == pytest.approx(A6_PT, abs=0.5)
 
 
-def test_a4_sheets_hold_four_slips_each(a4_pdf: Path, slips: list[Slip], tmp_path: Path) -> None:
-    assert page_count(a4_pdf) == 13
+def test_a4_sheets_hold_four_a6_pages_each(a4_pdf: Path, slips: list[Slip], tmp_path: Path) -> None:
+    pages = pages_of(slips)
+    assert page_count(a4_pdf) == math.ceil(len(pages) / 4) == 15
     assert page_size_pt(a4_pdf) == pytest.approx(A4_PT, abs=0.5)
     decoded = qr_codes(a4_pdf, dpi=150, cells=(2, 2))
     for sheet, found in enumerate(decoded):
-        urls = {s.facts.rebooking_url for s in slips[sheet * 4 : sheet * 4 + 4]}
+        urls = [slip.facts.rebooking_url for slip, _ in pages[sheet * 4 : sheet * 4 + 4]]
         assert sorted(found) == sorted(urls), f"sheet {sheet + 1}"
 
 
@@ -142,7 +163,7 @@ def test_every_qr_decodes_to_its_own_slips_url(
     a6_pdf: Path, slips: list[Slip], tmp_path: Path
 ) -> None:
     decoded = qr_codes(a6_pdf, dpi=150)
-    assert decoded == [[slip.facts.rebooking_url] for slip in slips]
+    assert decoded == [[slip.facts.rebooking_url] for slip, _ in pages_of(slips)]
 
 
 def test_qr_still_decodes_at_100_dpi(render: Any, settings: Settings, tmp_path: Path) -> None:
@@ -154,23 +175,22 @@ def test_every_page_says_what_happened_what_next_and_whom_to_call(
     a6_pdf: Path, slips: list[Slip], settings: Settings
 ) -> None:
     texts = page_texts(a6_pdf)
-    assert len(texts) == len(slips)
     company = settings.company
-    for slip, text in zip(slips, texts, strict=True):
+    for (slip, locale), text in zip(pages_of(slips), texts, strict=True):
         facts = slip.facts
         code = facts.short_code
         assert facts.tracking_number[:4] + " " + facts.tracking_number[4:8] in text
         assert f"{code[:4]} {code[4:]}" in text
         assert company.phone in text
-        # The phone's hours in the slip's own language, never the other's day names.
-        hours = format_hours(company.phone_hours, slip.locale)
+        # The phone's hours in the page's own language, never the other's day names.
+        hours = format_hours(company.phone_hours, locale)
         assert hours is not None
         assert hours in text
         assert company.email in text
         assert "rapido.example/r" in text
         assert "10:49" in text
         if facts.next_attempt_date:
-            assert ("martedì 24 novembre" if slip.locale == "it" else "Tuesday 24 November") in text
+            assert ("martedì 24 novembre" if locale == "it" else "Tuesday 24 November") in text
             assert "10:00–14:00" in text
         elif facts.pickup_point:
             assert "Tabaccheria Da Gino" in text
@@ -179,18 +199,16 @@ def test_every_page_says_what_happened_what_next_and_whom_to_call(
         else:
             assert "Milano Nord" in text
             assert "Via Esempio 12, Milano" in text
-        if slip.second_locale:
-            assert "We never ask for payment or card details by text, email or link" in text
-            assert "Non chiediamo mai pagamenti né dati della carta via SMS, email o link" in text
+        assert TRUST[locale] in text
 
 
 def test_wording_follows_the_reason_and_the_language(a6_pdf: Path, slips: list[Slip]) -> None:
     texts = page_texts(a6_pdf)
-    absent = [(s, t) for s, t in zip(slips, texts, strict=True)
+    absent = [(locale, t) for (s, locale), t in zip(pages_of(slips), texts, strict=True)
               if s.facts.reason == Reason.RECIPIENT_ABSENT]  # fmt: skip
-    assert absent
-    for slip, text in absent:
-        if slip.locale == "it":
+    assert {locale for locale, _ in absent} == {"it", "en"}
+    for locale, text in absent:
+        if locale == "it":
             assert (
                 "Domenica 22 novembre alle 10:49 abbiamo provato a consegnare il suo pacco ma "
                 "non c'era nessuno" in text
@@ -200,11 +218,12 @@ def test_wording_follows_the_reason_and_the_language(a6_pdf: Path, slips: list[S
                 "We tried to deliver your parcel on Sunday 22 November at 10:49 and nobody "
                 "answered" in text
             )
-    refused = next(t for s, t in zip(slips, texts, strict=True) if s.facts.reason == Reason.REFUSED)
+    pages = zip(pages_of(slips), texts, strict=True)
+    refused = next(t for (s, _), t in pages if s.facts.reason == Reason.REFUSED)
     assert "rifiutato" in refused or "refused" in refused
 
 
-def test_long_names_and_addresses_wrap_inside_one_page(
+def test_long_names_and_addresses_run_onto_another_page_at_full_size(
     render: Any, settings: Settings, tmp_path: Path
 ) -> None:
     worst = [
@@ -215,7 +234,11 @@ def test_long_names_and_addresses_wrap_inside_one_page(
         Slip(make_facts(settings, 3, recipient_name="X" * 200), "it"),
     ]  # fmt: skip
     pdf = render(worst)
-    assert page_count(pdf) == len(worst)
+    # Type never shrinks to fit: what does not fit an A6 page moves to the next one.
+    sizes = measure_slips(worst, settings=settings, now=NOW)
+    assert [below_floor(size) for size in sizes] == [[], [], []]
+    assert [size.pages > len(size.locales) for size in sizes[:2]] == [True, True]
+    assert page_count(pdf) == sum(size.pages for size in sizes)
     bbox = run("pdftotext", "-bbox", pdf, "-")
     width, height = page_size_pt(pdf)
     words = re.findall(
@@ -227,11 +250,15 @@ def test_long_names_and_addresses_wrap_inside_one_page(
         assert y_min >= MARGIN_PT - 1
         assert x_max <= width - MARGIN_PT + 1
         assert y_max <= height - MARGIN_PT + 1
-    squeezed = ["".join(text.split()) for text in page_texts(pdf)]
+    texts = iter("".join(text.split()) for text in page_texts(pdf))
+    squeezed = ["".join(next(texts) for _ in range(size.pages)) for size in sizes]
     assert "".join(LONG_NAME.split()) in squeezed[0]
     assert "".join(LONG_NAME.split()) in squeezed[1]
-    assert "".join(LONG_ADDRESS.split()) in squeezed[0]
+    assert squeezed[0].count("".join(LONG_ADDRESS.split())) == 2  # in both languages
     assert "X" * 200 in squeezed[2]
+    for size, text in zip(sizes, squeezed, strict=True):
+        assert size.tracking_number in text
+        assert "".join(TRUST[size.locales[0]].split()) in text
 
 
 def test_accented_and_non_latin_names_are_printed(render: Any, settings: Settings) -> None:
@@ -255,18 +282,20 @@ def test_missing_optional_facts_leave_no_gaps(
     slips = [Slip(bare, "it"), Slip(bare, "en", "it"), Slip(no_code, "en")]
     pdf = render(slips)
     texts = page_texts(pdf)
+    assert len(texts) == len(pages_of(slips)) == 4
     raw_lines = [line.strip() for line in run("pdftotext", pdf, "-").splitlines()]
     assert "None" not in " ".join(texts)
     assert not [line for line in raw_lines if line.endswith(":")], "a label with nothing after it"
-    assert "La contatteremo per concordare una nuova consegna" in texts[0]
+    assert "Il prossimo tentativo non è ancora in programma" in texts[0]
     assert "non è stato possibile completare la consegna" in texts[0]
     assert "codice" not in texts[0]
     assert " per " not in texts[0].split("Domenica")[0]
-    assert "We will contact you to arrange a new delivery" in texts[1]
+    assert "The next attempt is not planned yet" in texts[1]
+    assert "Il prossimo tentativo non è ancora in programma" in texts[2]
     # Without a short code the full link is printed; the QR code still carries it.
-    assert no_code.rebooking_url.split("://")[1] in "".join(texts[2].split())
-    assert "code:" not in texts[2]
-    assert qr_codes(pdf, dpi=150) == [[], [], [no_code.rebooking_url]]
+    assert no_code.rebooking_url.split("://")[1] in "".join(texts[3].split())
+    assert "code:" not in texts[3]
+    assert qr_codes(pdf, dpi=150) == [[], [], [], [no_code.rebooking_url]]
 
 
 def test_without_qr_the_same_slips_have_empty_boxes(
@@ -316,7 +345,7 @@ def test_external_resources_are_refused(tmp_path: Path) -> None:
 def test_paper_never_says_today_and_names_the_sender_and_the_deadline(
     a6_pdf: Path, slips: list[Slip]
 ) -> None:
-    for slip, text in zip(slips, page_texts(a6_pdf), strict=True):
+    for (slip, locale), text in zip(pages_of(slips), page_texts(a6_pdf), strict=True):
         words = text.lower().split()
         assert "oggi" not in words
         assert "today" not in words
@@ -325,7 +354,7 @@ def test_paper_never_says_today_and_names_the_sender_and_the_deadline(
             # Choices for Tuesday's attempt close on Monday evening.
             deadline = (
                 "entro lunedì 23 novembre, 18:00"
-                if slip.locale == "it"
+                if locale == "it"
                 else "by Monday 23 November, 18:00"
             )
             assert deadline in text

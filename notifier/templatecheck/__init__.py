@@ -1,0 +1,1 @@
+"""`notifier templates check` and `preview`: every template rendered against sample data."""

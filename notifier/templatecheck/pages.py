@@ -1,0 +1,133 @@
+"""Web page templates: the rebooking pages and the index, rendered in every language."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+from jinja2 import Environment
+
+from notifier.config import Settings
+from notifier.locales import SHIPPED_LANGUAGES
+from notifier.rendering.context import format_hours
+from notifier.templatecheck.findings import Finding, Report, Severity
+from notifier.templatecheck.htmlcheck import html_findings, tag_outline
+from notifier.templatecheck.language import foreign_words, in_a, language_name, name_forms
+from notifier.templatecheck.located import error_finding
+from notifier.templatecheck.names import Shape, check_names, merge, shape_of
+from notifier.templatecheck.pagesamples import PAGES, page_samples
+from notifier.templatecheck.samples import proper_names
+from notifier.templatecheck.sources import SourceText, TemplateFiles
+
+_TAG = re.compile(r"<[^>]*>")
+INDEX = "web/index.html"
+
+
+def wording_name(lang: str) -> str:
+    return f"web/rebook/{lang}.html"
+
+
+@dataclass(slots=True)
+class PageCheck:
+    settings: Settings
+    env: Environment
+    files: TemplateFiles
+    report: Report
+    layouts: set[str] = field(default_factory=set)
+
+    def run(self) -> None:
+        samples = {lang: list(page_samples(self.settings, lang)) for lang in SHIPPED_LANGUAGES}
+        known: Shape = None
+        for found in samples.values():
+            for _, _, context in found:
+                known = merge(known, shape_of(context))
+        for lang in SHIPPED_LANGUAGES:
+            known = merge(known, shape_of(self._index_context(lang)))
+        known = known or {}
+        self._sources(known)
+        names = name_forms(self.env, proper_names(self.settings))
+        for lang, found in samples.items():
+            for page, what, context in found:
+                self._render(f"web/rebook/{page}.html", lang, context, f"{page}, {what}", names)
+            self._render(INDEX, lang, self._index_context(lang), "index", names)
+
+    def _index_context(self, lang: str) -> dict[str, Any]:
+        company = self.settings.company
+        number = phonenumbers.parse(company.phone, company.default_phone_region)
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        hours = format_hours(company.phone_hours, lang)
+        return {"company": company, "company_hours": hours, "lang": lang, "phone_e164": e164}
+
+    def _sources(self, known: dict[str, Any]) -> None:
+        wording: list[tuple[str | None, Shape]] = []
+        for lang in SHIPPED_LANGUAGES:
+            name = wording_name(lang)
+            self.report.files.add(name)
+            source = self.files.source(name)
+            if source is None:
+                self.report.add(
+                    Finding(name, None, None, Severity.ERROR, "missing: the pages' wording")
+                )
+                continue
+            self.report.extend(check_names(self.env, name, source=source, known={}))
+            try:
+                wording.append((name, shape_of(self.env.get_template(name).module)))
+            except Exception as exc:  # reported like any rendering failure
+                self.report.add(error_finding(exc, self.files, rendering=name, sample="import"))
+        aliases: dict[str, Sequence[tuple[str | None, Shape]]] = {
+            "t": wording,
+            "c": [(None, known.get("current_view"))],
+        }
+        pages = [*(f"web/rebook/{page}.html" for page in PAGES), INDEX]
+        for name in dict.fromkeys(n for page in pages for n in self.files.closure(self.env, page)):
+            self.report.files.add(name)
+            source = self.files.source(name)
+            if source is None:
+                self.report.add(Finding(name, None, None, Severity.ERROR, "missing: a web page"))
+                continue
+            self.report.extend(
+                check_names(self.env, name, source=source, known=known, aliases=aliases)
+            )
+
+    def _render(
+        self, name: str, lang: str, context: dict[str, Any], sample: str, names: re.Pattern[str]
+    ) -> None:
+        if self.files.find(name) is None:
+            return  # reported as missing
+        self.report.samples += 1
+        try:
+            page = self.env.get_template(name).render(**context)
+        except Exception as exc:  # any rendering failure is a finding, not a crash
+            self.report.add(
+                error_finding(exc, self.files, rendering=name, sample=f"{lang}: {sample}")
+            )
+            return
+        closure = [*self.files.closure(self.env, name), wording_name(lang)]
+        tags = tag_outline(page)
+        if tags not in self.layouts:
+            self.layouts.add(tags)
+            sources = [(n, self.files.source(n) or "") for n in closure]
+            self.report.extend(html_findings(page, sources, sample=f"{lang}: {sample}"))
+        text = html.unescape(_TAG.sub(" ", page))
+        for word in foreign_words(text, language=lang, names=names):
+            what = f"'{word.word}' is {language_name(word.language)} on {in_a(lang)} page"
+            where = next(
+                (
+                    (n, found)
+                    for n in closure
+                    if (found := SourceText(self.files.source(n) or "").find_word(word.word))
+                ),
+                None,
+            )
+            if where is not None:
+                self.report.add(
+                    Finding(where[0], *where[1], Severity.ERROR, what, f"{lang}: {sample}")
+                )
+            else:
+                self.report.add(
+                    Finding(name, None, None, Severity.WARNING, f"{what}, from a variable", sample)
+                )
