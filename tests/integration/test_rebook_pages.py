@@ -402,3 +402,32 @@ def test_after_a_choice_the_page_shows_the_choice_not_the_old_next_attempt(
     after = site.client.get(f"/r/{site.token}").text
     assert "Rossi" in after
     assert "Nuovo tentativo di consegna" not in after
+
+
+def test_a_callback_is_offered_only_with_a_number_to_call(
+    engine: Engine, make_client: ClientFactory
+) -> None:
+    site = Site(engine, make_client)
+    # A second parcel whose recipient gave only an email address.
+    event = {
+        "event_id": "e-mail-only",
+        "tracking_number": "RP987654321IT",
+        "status": "DELIVERY_ATTEMPTED",
+        "reason": "RECIPIENT_ABSENT",
+        "occurred_at": (site.now - timedelta(minutes=20)).isoformat(),
+        "depot": "MI01",
+        "recipient": {"name": "Anna Verdi", "email": "anna@example.it", "locale": "it"},
+    }
+    list(ingest(engine, [Incoming(0, event, "{}")], settings=site.settings, now=lambda: site.now))
+    with read_transaction(engine) as connection:
+        query = select(SHIPMENTS.c.id).where(SHIPMENTS.c.tracking_number == "RP987654321IT")
+        shipment_id = connection.execute(query).scalar_one()
+        key = site.settings.link_key
+        token = links.live_links(
+            connection, [shipment_id], key=key, settings=site.settings, now=site.now
+        )[shipment_id].token
+    page = site.client.get(f"/r/{token}").text
+    assert f"/r/{token}/neighbour" in page
+    assert f"/r/{token}/callback" not in page
+    assert site.client.get(f"/r/{token}/callback").status_code == 404
+    assert f"/r/{site.token}/callback" in site.client.get(f"/r/{site.token}").text
