@@ -6,7 +6,12 @@ personal data in it: what a URL carries is an opaque token or nothing.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from notifier.config import Settings
+
+TWILIO_STATUS_PATH = "/webhooks/twilio/status/"
 
 
 def rebooking_entry(settings: Settings) -> str:
@@ -21,3 +26,20 @@ def rebooking_link(settings: Settings, token: str) -> str:
 
 def company_website(settings: Settings) -> str:
     return str(settings.company.website).rstrip("/")
+
+
+def webhook_token(settings: Settings, name: str) -> str:
+    """The opaque path token of one of our webhooks: derived from the secret key, so a
+    guessed URL is refused before its signature is even read, and changing the key moves it."""
+    mac = hmac.new(settings.link_key, b"webhook:" + name.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def public_url(settings: Settings, path: str) -> str:
+    """An address on our own public origin (`web.public_base_url`), as a provider calls it."""
+    return str(settings.web.public_base_url).rstrip("/") + path
+
+
+def twilio_status_url(settings: Settings) -> str:
+    """Where Twilio posts an SMS's delivery receipts."""
+    return public_url(settings, TWILIO_STATUS_PATH + webhook_token(settings, "twilio-status"))

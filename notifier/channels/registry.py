@@ -14,6 +14,7 @@ from notifier.channels.email_smtp import SmtpEmailChannel, smtp_connector
 from notifier.channels.sms_twilio import TwilioSmsChannel, build_twilio_client
 from notifier.config import Settings
 from notifier.errors import ConfigError, ConfigProblem
+from notifier.urls import twilio_status_url
 from notifier.vocabulary import Channel
 
 
@@ -46,9 +47,9 @@ def _sms(settings: Settings, stream: TextIO, http_client: TwilioHttpClient | Non
         client=build_twilio_client(sid.get_secret_value(), token.get_secret_value(), http_client),
         from_number=config.from_number,
         messaging_service_sid=config.messaging_service_sid,
-        # No status callbacks until their webhook exists (and then by opaque token, never
-        # a row id): Twilio would be told to call a route that answers 404.
-        status_callback_url=None,
+        # Receipts come back to our public origin, at an opaque address (never a row id):
+        # the same for every message, which Twilio's MessageSid then names.
+        status_callback_url=lambda _outbox_id: twilio_status_url(settings),
     )
 
 

@@ -142,6 +142,7 @@ class OutboxRow(SQLModel, table=True):
             postgresql_where=text("status_event_id IS NULL AND rebooking_id IS NULL"),
         ),
         Index("ix_outbox_state_due", "state", "due_at"),
+        Index("ix_outbox_provider_id", "provider_id"),  # delivery receipts look rows up by it
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -3,7 +3,6 @@ transaction, and only while this worker still holds the row's lease."""
 
 from __future__ import annotations
 
-import contextlib
 import random
 from datetime import datetime
 
@@ -11,12 +10,11 @@ from sqlalchemy import Engine
 
 from notifier.config import Settings
 from notifier.db.engine import write_transaction
-from notifier.errors import DuplicateMessageError, PermanentChannelError
-from notifier.locales import language_for
+from notifier.errors import PermanentChannelError
 from notifier.outbox import store as outbox
-from notifier.outbox.rows import ClaimedRow, NewOutboxRow
-from notifier.purposes import PURPOSE_BY_VALUE
+from notifier.outbox.rows import ClaimedRow
 from notifier.sending import settle
+from notifier.sending.fallback import queue_fallback
 from notifier.sending.retry import gives_up, retry_delay
 from notifier.sending.settle import SettleOutcome
 from notifier.sending.store import TickReads
@@ -123,19 +121,5 @@ class Recorder:
                     reason=f"provider error {exc.code}" if exc.code else "provider: opted out",
                     now=now,
                 )
-            # A row written before purposes were typed may carry one of ops' own words.
-            purpose = PURPOSE_BY_VALUE.get(message.purpose)
-            if target is not None and purpose is not None:
-                fallback = NewOutboxRow(
-                    shipment_id=message.shipment_id,
-                    status_event_id=message.status_event_id,
-                    channel=target[0],
-                    purpose=purpose,
-                    template=message.template,
-                    locale=language_for(message.locale, self.settings.company.default_locale),
-                    recipient=target[1],
-                    due_at=now,
-                )
-                with contextlib.suppress(DuplicateMessageError):  # never the same row twice
-                    outbox.enqueue(connection, fallback, now)
+            queue_fallback(connection, message, target, settings=self.settings, now=now)
         return SettleOutcome.FAILED

@@ -19,7 +19,7 @@ from notifier.locales import language_for
 from notifier.rendering.context import format_hours
 from notifier.rendering.environment import build_environment
 from notifier.scheduler import NotifierScheduler
-from notifier.web import api, health, ops, rebook
+from notifier.web import api, health, ops, rebook, webhooks
 from notifier.web.guards import SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(api.router)
     app.include_router(ops.router)
+    app.include_router(webhooks.router)
     rebook.install(app)
     _add_pages(app, settings)
     app.add_middleware(SecurityHeaders)
