@@ -195,9 +195,10 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 @pytest.fixture(scope="session")
 def prism_twilio() -> Iterator[str]:
     """Prism serving Twilio's own OpenAPI description of the Messages API; its base URL."""
-    from tests.conftest import require, shared_path
+    from tests.conftest import require
 
-    spec = shared_path("fixtures", "twilio", "twilio_messages_min.json")
+    # Kept in the repository (tests/fixtures/twilio, Apache-2.0): a fresh clone runs it too.
+    spec = Path(__file__).parent / "fixtures" / "twilio" / "twilio_messages_min.json"
     if not PRISM.exists():
         require("prism", f"{PRISM} missing: npm install --no-save @stoplight/prism-cli")
     port = free_port()
