@@ -192,7 +192,8 @@ def _check_complete(table: Table, columns: tuple[str, ...]) -> None:
         for c in table.columns
         if c.name not in columns
         and not c.primary_key
-        and (c.default is not None or (not c.nullable and c.server_default is None))
+        and c.server_default is None  # the database fills it in
+        and (c.default is not None or not c.nullable)
     ]
     if missing:
         raise ValueError(f"an insert into {table.name} must set {', '.join(missing)}")

@@ -143,6 +143,8 @@ class OutboxRow(SQLModel, table=True):
         ),
         Index("ix_outbox_state_due", "state", "due_at"),
         Index("ix_outbox_provider_id", "provider_id"),  # delivery receipts look rows up by it
+        # Reconciliation asks the provider about SMS left in `sent` since long enough.
+        Index("ix_outbox_state_sent", "state", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -174,6 +176,10 @@ class OutboxRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # How often reconciliation asked the provider about a row still `sent`, and when last:
+    # the compare-and-set on `receipt_checked_at` lets one worker of several ask at a time.
+    receipt_checks: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    receipt_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class OptOutRow(SQLModel, table=True):
@@ -187,6 +193,45 @@ class OptOutRow(SQLModel, table=True):
     address: str = Field(max_length=320)
     reason: str = Field(max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class UnsubscribeTokenRow(SQLModel, table=True):
+    """The one-click unsubscribe address of one email address (RFC 8058).
+
+    As with rebooking links, the token is never stored: only its hash (to look it up) and
+    the random salt it is derived from with the server's secret key (to put it in the next
+    email). Every email sent extends its expiry.
+    """
+
+    __tablename__ = "unsubscribe_tokens"
+    __table_args__ = (UniqueConstraint("channel", "address", name="uq_unsubscribe_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    salt: str = Field(max_length=64)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class InboundMessageRow(SQLModel, table=True):
+    """A message a recipient sent us (an SMS reply), kept by the provider's id so a retry of
+    the same message is answered once, and by sender and time for the per-number limit.
+
+    The text itself is not kept: only what we made of it.
+    """
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_sender_received", "sender", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str = Field(max_length=64, unique=True)  # Twilio's MessageSid
+    channel: str = Field(max_length=16)
+    sender: str = Field(max_length=32)
+    kind: str = Field(max_length=16)  # stop, start, help, choice, status, limited, ...
+    shipment_id: int | None = Field(default=None, foreign_key="shipments.id")
+    received_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class RebookingLinkRow(SQLModel, table=True):

@@ -21,6 +21,8 @@ OPT_OUTS = _table(models.OptOutRow)
 LINKS = _table(models.RebookingLinkRow)
 SLOTS = _table(models.DeliverySlotRow)
 REBOOKINGS = _table(models.RebookingRow)
+UNSUBSCRIBE_TOKENS = _table(models.UnsubscribeTokenRow)
+INBOUND = _table(models.InboundMessageRow)
 
 # A shipment's columns bar its id and timestamps: for joins whose row has other ids and
 # timestamps of its own; `ShipmentRecord.from_mapping(row, id_key=...)` reads them back.
