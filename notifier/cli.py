@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from pydantic import AnyHttpUrl
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from sqlalchemy import Connection, Engine
 
@@ -22,9 +23,12 @@ from notifier import __version__
 from notifier.config import Settings, load_settings
 from notifier.config.loading import find_config_path
 from notifier.config.option import ConfigOption
+from notifier.config.pitfalls import setup_warnings
 from notifier.db import schema
 from notifier.db.engine import make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
+from notifier.ops.cli import callbacks_app
+from notifier.ops.cli import promises as promises_command
 from notifier.templatecheck.cli import templates_app
 
 if TYPE_CHECKING:
@@ -40,6 +44,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(templates_app, name="templates")
+app.add_typer(callbacks_app, name="callbacks")
 
 err = Console(stderr=True, highlight=False)
 T = TypeVar("T")
@@ -91,10 +96,20 @@ def check_config(
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Check a configuration file; name the key and problem of every error (exit 2)."""
+    """Check a configuration file; name the key and problem of every error (exit 2).
+
+    Set-ups that load but will not work as meant (a sender that cannot receive replies,
+    a public address Twilio cannot reach) are warnings: named the same way, exit 0.
+    """
     settings = _settings(path or config)
     source = find_config_path(path or config, os.environ)
-    typer.echo(f"{source}: OK ({len(settings.depots)} depots, {len(settings.rules)} rules)")
+    warnings = setup_warnings(settings, source=str(source))
+    for warning in warnings:
+        err.print(f"[yellow]warning[/yellow] {escape(str(warning))}", markup=True, soft_wrap=True)
+    counts = f"{len(settings.depots)} depots, {len(settings.rules)} rules"
+    if warnings:
+        counts += f", {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
+    typer.echo(f"{source}: OK ({counts})")
 
 
 @db_app.command("upgrade")
@@ -312,6 +327,9 @@ def bookings(
     err.print(f"{len(found)} bookings for {day.date()}{where}")
 
 
+app.command("promises")(promises_command)
+
+
 @app.command()
 def run(
     host: HostOption = "127.0.0.1",
@@ -398,6 +416,23 @@ def worker(config: ConfigOption = None) -> None:
     stop.wait()
     scheduler.shutdown()
     engine.dispose()
+
+
+@app.command()
+def webhooks(config: ConfigOption = None) -> None:
+    """Print the addresses Twilio calls us at, built on web.public_base_url.
+
+    Give the second to your number or Messaging Service as "A message comes in" (HTTP
+    POST); the first is sent with every SMS, for its delivery receipts.
+    """
+    from notifier.urls import twilio_inbound_url, twilio_status_url
+
+    settings = _settings(config)
+    try:
+        typer.echo(f"delivery receipts (sent with each SMS): {twilio_status_url(settings)}")
+        typer.echo(f"a message comes in (HTTP POST):         {twilio_inbound_url(settings)}")
+    except NotifierError as exc:  # no NOTIFIER_SECRET_KEY: the tokens are derived from it
+        raise _fail(exc) from exc
 
 
 def main() -> None:

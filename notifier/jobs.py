@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from notifier.ingest.demo import DemoFeed
     from notifier.sending.dispatch import Dispatcher
+    from notifier.sending.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,24 @@ def dispatch_due(dispatcher: Dispatcher) -> None:
     if stats.claimed:
         # Counts only: addresses and contents never go to the log.
         log.info("dispatch: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))
+
+
+def reconcile_receipts(reconciler: Reconciler) -> None:
+    """Ask the provider about SMS whose receipt never came; keep going whatever happens."""
+    try:
+        stats = reconciler.run_once(datetime.now(UTC))
+    except Exception:
+        # Nothing is lost: the rows stay `sent` and the next round (or worker) asks.
+        log.exception("receipt reconciliation failed")
+        return
+    # Row ids and provider codes only: numbers and texts never go to the log.
+    for row_id, why in stats.unanswered:
+        log.warning("receipts: outbox row %d: the provider did not answer (%s)", row_id, why)
+    if stats.gave_up:
+        rows = ", ".join(str(row_id) for row_id in stats.gave_up)
+        log.warning("receipts: no final status after the last check, left sent: rows %s", rows)
+    if stats.asked:
+        log.info("receipts: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))
 
 
 def feed_demo(feed: DemoFeed) -> None:

@@ -28,6 +28,9 @@ class Purpose(StrEnum):
     # About a recipient's rebooking choice (the row's rebooking_id names it).
     REBOOKING_CONFIRMED = "rebooking_confirmed"
     DISPUTE_FORWARD = "dispute_forward"
+    # The SMS after a missed delivery's own that numbers what a reply books
+    # (rebooking.sms_reply_menu); it answers the same event, by SMS only.
+    REPLY_OPTIONS = "reply_options"
 
     @property
     def reminder(self) -> Purpose:
@@ -47,3 +50,6 @@ RULE_PURPOSES: tuple[Purpose, ...] = (
 )
 REMINDER_OF = {purpose: Purpose(f"{purpose.value}_reminder") for purpose in RULE_PURPOSES}
 PURPOSE_BY_VALUE = {purpose.value: purpose for purpose in Purpose}
+# Mail to the courier's own staff (the depot acts on a dispute), not to a recipient: it
+# carries no unsubscribe link, and no recipient's opt-out of the same address holds it back.
+TO_THE_COMPANY = frozenset({Purpose.DISPUTE_FORWARD})

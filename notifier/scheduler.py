@@ -20,8 +20,12 @@ from notifier.config import Settings
 from notifier.ingest.demo import DemoFeed
 from notifier.rendering.environment import build_environment
 from notifier.sending.dispatch import Dispatcher
+from notifier.sending.reconcile import Reconciler
 
 HEARTBEAT_SECONDS = 10
+# Receipts are overdue after tens of minutes (channels.sms.receipt_deadline_minutes): a
+# round every few minutes finds them soon enough, and costs one indexed query when none is.
+RECONCILE_SECONDS = 300
 
 
 class NotifierScheduler:
@@ -58,11 +62,20 @@ def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
     )
 
 
+def build_reconciler(settings: Settings, engine: Engine) -> Reconciler:
+    from notifier.channels.registry import build_channels
+
+    # Channels of its own: the dispatch and reconcile jobs run on two threads, and each
+    # Twilio client keeps its own HTTP session.
+    return Reconciler(engine=engine, settings=settings, channels=build_channels(settings))
+
+
 def build_scheduler(
     settings: Settings,
     engine: Engine,
     *,
     dispatcher: Dispatcher | None = None,
+    reconciler: Reconciler | None = None,
     demo: DemoFeed | None = None,
 ) -> NotifierScheduler:
     defaults = {
@@ -84,6 +97,13 @@ def build_scheduler(
         args=[dispatcher or build_dispatcher(settings, engine)],
         id="dispatch",
         next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        jobs.reconcile_receipts,
+        "interval",
+        seconds=RECONCILE_SECONDS,
+        args=[reconciler or build_reconciler(settings, engine)],
+        id="reconcile",
     )
     if demo is not None:
         scheduler.add_job(

@@ -12,6 +12,8 @@ import hmac
 from notifier.config import Settings
 
 TWILIO_STATUS_PATH = "/webhooks/twilio/status/"
+TWILIO_INBOUND_PATH = "/webhooks/twilio/inbound/"
+UNSUBSCRIBE_PATH = "/u/"
 
 
 def rebooking_entry(settings: Settings) -> str:
@@ -43,3 +45,15 @@ def public_url(settings: Settings, path: str) -> str:
 def twilio_status_url(settings: Settings) -> str:
     """Where Twilio posts an SMS's delivery receipts."""
     return public_url(settings, TWILIO_STATUS_PATH + webhook_token(settings, "twilio-status"))
+
+
+def twilio_inbound_url(settings: Settings) -> str:
+    """Where Twilio posts the SMS recipients send us ("A message comes in"), set by ops on
+    the number or Messaging Service: `/webhooks/twilio/inbound/` + its opaque token."""
+    return public_url(settings, TWILIO_INBOUND_PATH + webhook_token(settings, "twilio-inbound"))
+
+
+def unsubscribe_url(settings: Settings, token: str) -> str:
+    """An email's one-click unsubscribe address (List-Unsubscribe, RFC 8058): our own origin
+    + the address's opaque token. RFC 8058 wants HTTPS: `web.public_base_url` says which."""
+    return public_url(settings, UNSUBSCRIBE_PATH + token)

@@ -67,6 +67,43 @@ class RebookOption(StrEnum):
     DISPUTE = "dispute"
 
 
+class PromiseKind(StrEnum):
+    """What was promised (design section 9a): four rebooking choices, with their own
+    stored text, and the next attempt a missed-delivery event announced."""
+
+    CALLBACK = RebookOption.CALLBACK.value
+    SLOT = RebookOption.SLOT.value
+    NEIGHBOUR = RebookOption.NEIGHBOUR.value
+    SAFE_PLACE = RebookOption.SAFE_PLACE.value
+    NEXT_ATTEMPT = "next_attempt"
+
+
+class PromiseState(StrEnum):
+    """A promise's one state. A late delivery or call leaves it BROKEN, with kept_at set
+    ("broken, then kept"): the recipient waited, and a count once reported never shrinks."""
+
+    OPEN = "open"
+    KEPT = "kept"
+    BROKEN = "broken"
+    EXCUSED = "excused"
+
+
+class PromiseExcuse(StrEnum):
+    """Why a promise stopped binding before its window ended."""
+
+    REPLACED = "replaced"  # the recipient made a newer choice
+    REBOOKED = "rebooked"  # a slot or pickup chosen instead of the announced attempt
+    DELIVERED = "delivered"  # the parcel arrived before a callback's window ended
+
+
+class CallbackOutcome(StrEnum):
+    """What a callback made by the depot's staff came to."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    WRONG_NUMBER = "wrong_number"
+
+
 class OutboxState(StrEnum):
     """Life of an outbox row (design section 7)."""
 

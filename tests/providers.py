@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -14,13 +15,14 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
+
+from notifier.channels.sms_twilio import BaseUrlHttpClient
 
 REPO = Path(__file__).resolve().parent.parent
 PRISM = REPO / "node_modules" / ".bin" / "prism"
@@ -102,34 +104,61 @@ def smtp_server() -> Iterator[SmtpServer]:
 # ---------------------------------------------------------------- Twilio
 
 
-class RedirectingHttpClient(TwilioHttpClient):
-    """Twilio's documented seam: the official client, its requests sent to a local server.
-
-    Keeps path and query, swaps scheme and host; records what went out.
-    """
+class RedirectingHttpClient(BaseUrlHttpClient):
+    """The product's own seam (channels.sms.api_base_url) to a local server, recording
+    what went out as the official client addressed it (Twilio's URL)."""
 
     def __init__(self, base_url: str) -> None:
-        super().__init__(timeout=10)
-        self.base = urlsplit(base_url)
+        super().__init__(base_url, timeout=10)
         self.sent: list[dict[str, Any]] = []
 
     def request(  # type: ignore[override]
         self, method: str, url: str, params: Any = None, data: Any = None, **kwargs: Any
     ) -> Response:
-        parts = urlsplit(url)
-        local = urlunsplit((self.base.scheme, self.base.netloc, parts.path, parts.query, ""))
         self.sent.append({"method": method, "url": url, "data": dict(data or {})})
-        return super().request(method, local, params=params, data=data, **kwargs)
+        return super().request(method, url, params=params, data=data, **kwargs)
+
+
+def twilio_error(status: int, code: int) -> dict[str, Any]:
+    """Twilio's error body (twilio.com/docs/usage/twilios-response)."""
+    return {
+        "code": code,
+        "message": f"error {code}",
+        "status": status,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+    }
 
 
 @dataclass
 class FakeTwilio:
-    """Our own small Twilio: answers POST .../Messages.json from a script of replies."""
+    """Our own small Twilio: answers POST .../Messages.json from a script of replies, and
+    GET .../Messages/{Sid}.json from each message's scripted status."""
 
     url: str
     requests: list[dict[str, str]] = field(default_factory=list)
     replies: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     counter: int = 0
+    # GET .../Messages/{Sid}.json: the answer per sid (unscripted: Twilio's 404, 20404),
+    # and every sid asked about, in order.
+    statuses: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    fetched: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def sid(n: int) -> str:
+        """The sid of the n-th message this fake accepted (from 1)."""
+        return f"SM{n:032x}"
+
+    def answer_fetch(self, sid: str, status: str, error_code: int | None = None) -> None:
+        body = {
+            "sid": sid,
+            "status": status,
+            "error_code": error_code,
+            "account_sid": "AC" + "0" * 32,
+        }
+        self.statuses[sid] = (200, body)
+
+    def fail_fetch(self, sid: str, status: int, code: int) -> None:
+        self.statuses[sid] = (status, twilio_error(status, code))
 
     def script(self, *replies: tuple[int, int | None]) -> None:
         """(HTTP status, Twilio error code or None for success), answered in turn."""
@@ -144,6 +173,9 @@ class FakeTwilio:
                     "more_info": f"https://www.twilio.com/docs/errors/{code}",
                 }
                 self.replies.append((status, body))
+
+
+_MESSAGE_PATH = re.compile(r"^/2010-04-01/Accounts/AC[0-9a-fA-F]{32}/Messages/(\w+)\.json$")
 
 
 def _fake_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
@@ -165,6 +197,21 @@ def _fake_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                     "num_segments": "1",
                 }
                 status = 201 if status < 300 else status
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self) -> None:
+            match = _MESSAGE_PATH.match(self.path)
+            if match is None:
+                status, body = 404, twilio_error(404, 20404)
+            else:
+                sid = match.group(1)
+                fake.fetched.append(sid)
+                status, body = fake.statuses.get(sid, (404, twilio_error(404, 20404)))
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

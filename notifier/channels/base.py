@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from notifier.vocabulary import Channel
 
@@ -28,6 +28,24 @@ class SendResult:
 
     provider_id: str | None  # Twilio's message SID, the email's Message-ID
     provider_status: str | None = None  # e.g. Twilio's "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    """What the provider says became of a message it accepted, when asked."""
+
+    status: str  # Twilio's MessageStatus: queued, sent, delivered, undelivered, failed, ...
+    error_code: str | None = None
+
+
+@runtime_checkable
+class StatusSource(Protocol):
+    """A transport that can be asked what became of a message (Twilio; not the console).
+
+    Raises TemporaryChannelError or PermanentChannelError (an id the provider does not know).
+    """
+
+    def fetch_status(self, provider_id: str) -> ProviderStatus: ...
 
 
 class Transport(Protocol):

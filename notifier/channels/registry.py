@@ -44,7 +44,12 @@ def _sms(settings: Settings, stream: TextIO, http_client: TwilioHttpClient | Non
             ]
         )
     return TwilioSmsChannel(
-        client=build_twilio_client(sid.get_secret_value(), token.get_secret_value(), http_client),
+        client=build_twilio_client(
+            sid.get_secret_value(),
+            token.get_secret_value(),
+            http_client,
+            api_base_url=str(config.api_base_url),
+        ),
         from_number=config.from_number,
         messaging_service_sid=config.messaging_service_sid,
         # Receipts come back to our public origin, at an opaque address (never a row id):

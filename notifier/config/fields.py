@@ -1,9 +1,9 @@
-"""Checked value types of the configuration: time zones, locales, phones, hours, windows."""
+"""Checked value types of the configuration: time zones, locales, phones, hours, SMS senders."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -83,6 +83,38 @@ def _check_window(text: str) -> str:
     return text.strip()
 
 
+# Who an SMS is from (twilio.com/docs/messaging/guides/alphanumeric-sender-id): a number in
+# E.164, a short code, or an alphanumeric sender ID (up to 11 letters, digits and spaces, a
+# letter among them), which recipients see as a name and cannot reply to.
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_SHORT_CODE = re.compile(r"^\d{3,8}$")
+_ALPHANUMERIC_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+SenderKind = Literal["number", "short_code", "alphanumeric"]
+
+
+def sender_kind(sender: str) -> SenderKind | None:
+    """Which kind of SMS sender `sender` is, or None when it is none of them."""
+    if _E164.match(sender):
+        return "number"
+    if _SHORT_CODE.match(sender):
+        return "short_code"
+    if _ALPHANUMERIC_ID.match(sender):
+        return "alphanumeric"
+    return None
+
+
+def _check_sender(text: str) -> str:
+    # A number is written as people write it ("+39 02 1234 5678") and sent as E.164.
+    sender = re.sub(r"[\s\-.()]", "", text) if text.strip().startswith("+") else text.strip()
+    if sender_kind(sender) is None:
+        raise ValueError(
+            f"{text!r} is not an SMS sender: give a number in E.164 (+ and the country "
+            "code, e.g. +390212345678), a short code, or an alphanumeric sender ID (up to "
+            "11 letters, digits or spaces, with at least one letter)"
+        )
+    return sender
+
+
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 TimeWindow = Annotated[str, AfterValidator(_check_window)]
 LocaleTag = Annotated[str, AfterValidator(_check_locale)]
@@ -90,3 +122,4 @@ PhoneRegion = Annotated[str, AfterValidator(_check_region)]
 EmailAddress = Annotated[str, AfterValidator(_check_email)]
 DayHours = Annotated[str, AfterValidator(_check_hours)]
 NonEmpty = Annotated[str, Field(min_length=1)]
+SmsSender = Annotated[str, AfterValidator(_check_sender)]

@@ -34,6 +34,7 @@ from notifier.config.fields import (
     LocaleTag,
     NonEmpty,
     PhoneRegion,
+    SmsSender,
     TimeWindow,
     TimeZoneName,
 )
@@ -137,16 +138,51 @@ class Ingest(_Section):
         return timedelta(days=self.reopen_after_days)
 
 
+TWILIO_API_BASE_URL = "https://api.twilio.com"
+
+
 class SmsChannel(_Section):
     transport: Literal["console", "twilio"] = "console"
-    from_number: str | None = None
+    from_number: SmsSender | None = None
     messaging_service_sid: Annotated[str, Field(pattern=r"^MG[0-9a-fA-F]{32}$")] | None = None
+    # Whether messages invite an answer by SMS and answers are replied to. An alphanumeric
+    # sender cannot receive them: `notifier check-config` warns (config/pitfalls.py).
+    replies: bool = True
+    # Where the official client sends its requests: a Twilio-compatible provider, or a
+    # local mock of Twilio's API. Path and query stay Twilio's.
+    api_base_url: AnyHttpUrl = AnyHttpUrl(TWILIO_API_BASE_URL)
+    # Twilio retries a status callback only once: a message still `sent` this long after
+    # Twilio took it is asked about, again every receipt_recheck_hours, at most
+    # receipt_max_checks times; then it stays `sent` (some networks never report back).
+    receipt_deadline_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    receipt_recheck_hours: int = Field(default=12, ge=1, le=72)
+    receipt_max_checks: int = Field(default=4, ge=0, le=20)
+    # Twilio 30003, handset unreachable (switched off, out of coverage), often passes: the
+    # same SMS goes again this many times, this many hours apart and never in quiet hours,
+    # before the rule's next channel takes over.
+    unreachable_retries: int = Field(default=2, ge=0, le=5)
+    unreachable_retry_hours: int = Field(default=4, ge=1, le=48)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _base_url_is_a_base(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        if value.query or value.fragment:
+            raise ValueError("a base URL takes no query or fragment")
+        return value
 
     @model_validator(mode="after")
     def _twilio_has_a_sender(self) -> SmsChannel:
         if self.transport == "twilio" and not (self.from_number or self.messaging_service_sid):
             raise ValueError("twilio needs from_number or messaging_service_sid")
         return self
+
+    @property
+    def receipt_deadline(self) -> timedelta:
+        return timedelta(minutes=self.receipt_deadline_minutes)
+
+    @property
+    def receipt_recheck(self) -> timedelta:
+        return timedelta(hours=self.receipt_recheck_hours)
 
 
 class EmailChannel(_Section):
@@ -265,6 +301,11 @@ class Rebooking(_Section):
     safe_place_notice: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_SAFE_PLACE_NOTICE)
     )
+    # A missed delivery's SMS is followed by a second one numbering what a reply books
+    # (1 a slot, 2 a pickup point, 3 a callback: those the depot offers), for recipients
+    # without a smartphone (rebooking/sms_menu.py). One more SMS per missed delivery, so
+    # off unless ops turn it on; it needs channels.sms.replies.
+    sms_reply_menu: bool = False
 
 
 class Links(_Section):

@@ -1,4 +1,5 @@
-"""The database tables: shipments, contacts, status events, the outbox, links and rebookings."""
+"""The database tables: shipments, contacts, status events, the outbox, links, rebookings
+and promises."""
 
 from __future__ import annotations
 
@@ -310,3 +311,61 @@ class RebookingRow(SQLModel, table=True):
     locale: str = Field(max_length=16)
     created_at: datetime = Field(sa_type=UTCDateTime)
     replaced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PromiseRow(SQLModel, table=True):
+    """Something the courier said would happen, in a window: a booked callback or slot, a
+    neighbour or safe-place instruction, a next attempt a missed-delivery event announced.
+
+    A promise comes from one rebooking or one status event (the CHECK), and is recorded
+    once for it (the two partial unique indexes: NULLs are distinct on both databases).
+    """
+
+    __tablename__ = "promises"
+    __table_args__ = (
+        CheckConstraint(
+            "(rebooking_id IS NULL) <> (status_event_id IS NULL)", name="ck_promise_source"
+        ),
+        Index(
+            "uq_promise_rebooking",
+            "kind",
+            "rebooking_id",
+            unique=True,
+            sqlite_where=text("rebooking_id IS NOT NULL"),
+            postgresql_where=text("rebooking_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_promise_status_event",
+            "kind",
+            "status_event_id",
+            unique=True,
+            sqlite_where=text("status_event_id IS NOT NULL"),
+            postgresql_where=text("status_event_id IS NOT NULL"),
+        ),
+        # The watch looks for open promises whose window has ended; the day's figures
+        # and the callbacks list select by the window's start.
+        Index("ix_promises_state_window_end", "state", "window_end"),
+        Index("ix_promises_window_start", "window_start"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    shipment_id: int = Field(foreign_key="shipments.id", index=True)
+    rebooking_id: int | None = Field(default=None, foreign_key="rebookings.id")
+    status_event_id: int | None = Field(default=None, foreign_key="status_events.id")
+    depot: str | None = Field(default=None, max_length=64)
+    window_start: datetime = Field(sa_type=UTCDateTime)
+    window_end: datetime = Field(sa_type=UTCDateTime)
+    kept_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When it broke: its window's end, whenever that was noticed.
+    broken_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    excused_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    excuse: str | None = Field(default=None, max_length=16)
+    # Callbacks only: who called, when, and what came of it.
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_by: str | None = Field(default=None, max_length=100)
+    outcome: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

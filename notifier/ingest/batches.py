@@ -26,7 +26,9 @@ from notifier.ingest.store import (
     stored_event_keys,
 )
 from notifier.rebooking.links import Attempt, ensure_links
-from notifier.tracking import plan_batch
+from notifier.rebooking.promise_store import Announced, record_announced, settle_deliveries
+from notifier.rebooking.promises import day_window
+from notifier.tracking import Placement, plan_batch
 from notifier.vocabulary import ContactKind, Event, Status
 
 # Ingest writers take turns, one batch transaction at a time: SQLite by BEGIN IMMEDIATE,
@@ -190,7 +192,60 @@ def _store(
         ]
         enqueue_notifications(connection, stored, settings=settings, now=now)
         _update_links(connection, stored, settings=settings, now=now)
+        announced = _announced(fresh, row_ids, placements, settings=settings, now=now)
+        record_announced(connection, announced, settings=settings, now=now)
+    settle_deliveries(connection, _deliveries(fresh, placements), now=now)
     return outcomes, contact_keys
+
+
+def _announced(
+    fresh: Sequence[Event],
+    row_ids: Sequence[int],
+    placements: Sequence[Placement],
+    *,
+    settings: Settings,
+    now: datetime,
+) -> list[Announced]:
+    """The next attempts the batch's missed deliveries announce: a promise each.
+
+    Only an attempt that became its shipment's status announces anything (a late, older
+    one was overtaken), and only while its window is still ahead: an announcement over
+    by the time it reaches us (a backfill, a replayed file) promised nothing we can keep.
+    """
+    found = []
+    for event, row_id, placement in zip(fresh, row_ids, placements, strict=True):
+        day = event.next_attempt_date
+        if (
+            event.status is not Status.DELIVERY_ATTEMPTED
+            or day is None
+            or not placement.transition.took_over
+            or day_window(day, event.next_attempt_window, settings).end <= now
+        ):
+            continue
+        state = placement.state
+        assert state.id is not None
+        found.append(Announced(state.id, row_id, state.depot, day, event.next_attempt_window))
+    return found
+
+
+def _deliveries(fresh: Sequence[Event], placements: Sequence[Placement]) -> dict[int, datetime]:
+    """Each shipment the batch delivers to its recipient: when (the event's own time).
+
+    A late DELIVERED still tells when the parcel arrived; one after RETURNING is the
+    parcel's return to its sender, which keeps no promise made to the recipient.
+    """
+    found: dict[int, datetime] = {}
+    for event, placement in zip(fresh, placements, strict=True):
+        if (
+            event.status is not Status.DELIVERED
+            or placement.transition.previous_status is Status.RETURNING
+        ):
+            continue
+        shipment_id = placement.state.id
+        assert shipment_id is not None
+        when = found.get(shipment_id)
+        found[shipment_id] = event.occurred_at if when is None else min(when, event.occurred_at)
+    return found
 
 
 # The events whose messages invite a choice: a link to the parcel's page must exist.

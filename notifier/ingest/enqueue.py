@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -13,9 +13,18 @@ from notifier.db.bulk import Bulk
 from notifier.db.contacts import stored_contacts
 from notifier.locales import language_for
 from notifier.notify.quiethours import recipient_timezone
-from notifier.notify.rules import Recipient, decide, effective_rule, first_usable, should_notify
+from notifier.notify.rules import (
+    Intent,
+    Recipient,
+    decide,
+    effective_rule,
+    first_usable,
+    should_notify,
+)
 from notifier.outbox import store as outbox
 from notifier.outbox.rows import NewOutboxRow
+from notifier.purposes import Purpose
+from notifier.rebooking.sms_menu import REPLY_OPTIONS_TEMPLATE, follows_missed_delivery
 from notifier.tracking import Transition
 from notifier.vocabulary import CHANNEL_CONTACT, Channel, ContactKind, Event, OutboxState
 
@@ -75,9 +84,10 @@ def enqueue_notifications(
             ),
             tz=recipient_timezone(phone.value if phone else None, settings.company.timezone),
         )
-        for intent in decide(
+        intents = decide(
             item.event, transition=item.transition, recipient=recipient, settings=settings, now=now
-        ):
+        )
+        for intent in [*intents, *_reply_options(item.event, intents, settings=settings)]:
             rows.append(
                 NewOutboxRow(
                     shipment_id=item.shipment_id,
@@ -94,3 +104,23 @@ def enqueue_notifications(
             )
     outbox.enqueue_many(connection, rows, now)
     return len(rows)
+
+
+def _reply_options(event: Event, intents: Sequence[Intent], *, settings: Settings) -> list[Intent]:
+    """The SMS numbering what a reply books, after a missed delivery's own SMS, due with it
+    (claimed in id order, so sent after it), when its options stay open long enough."""
+    return [
+        replace(intent, purpose=Purpose.REPLY_OPTIONS, template=REPLY_OPTIONS_TEMPLATE)
+        for intent in intents
+        if intent.purpose == Purpose.MISSED_DELIVERY
+        and intent.channel == Channel.SMS
+        and intent.suppressed is None
+        and follows_missed_delivery(
+            settings,
+            depot=event.depot,
+            pickup_point=event.pickup_point,
+            attempted_at=event.occurred_at,
+            next_attempt=event.next_attempt_date,
+            due_at=intent.due_at,
+        )
+    ]

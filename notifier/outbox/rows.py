@@ -41,3 +41,12 @@ class ClaimedRow:
     locale: str
     recipient: str
     attempts: int  # including this one
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptCheck:
+    """An SMS still `sent` past its receipt's deadline, which this worker is to ask about."""
+
+    id: int
+    provider_id: str
+    checks: int  # including this one

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -14,8 +14,8 @@ from notifier.db.bulk import Bulk
 from notifier.db.engine import write_transaction
 from notifier.db.tables import OPT_OUTS, OUTBOX
 from notifier.errors import DuplicateMessageError
-from notifier.outbox.rows import ClaimedRow, NewOutboxRow
-from notifier.vocabulary import OutboxState
+from notifier.outbox.rows import ClaimedRow, NewOutboxRow, ReceiptCheck
+from notifier.vocabulary import Channel, OutboxState
 
 # The outbox's unique keys: by event, and for rows that answer no event (models.py).
 UNIQUE_KEYS = ("uq_outbox_message", "uq_outbox_eventless_booking", "uq_outbox_eventless")
@@ -158,6 +158,58 @@ def claim(
     return sorted((ClaimedRow(*row) for row in rows), key=lambda c: c.id)
 
 
+def claim_receipt_checks(
+    engine: Engine,
+    *,
+    now: datetime,
+    sent_before: datetime,
+    checked_before: datetime,
+    max_checks: int,
+    limit: int,
+) -> list[ReceiptCheck]:
+    """Take up to `limit` SMS whose receipt never came, to ask the provider about them.
+
+    Each is still `sent`, was sent before `sent_before`, has been asked about fewer than
+    `max_checks` times and not since `checked_before`. Taking one counts the check and
+    stamps it `now`; the update repeats the whole condition, so it is a compare-and-set:
+    of two workers racing for a row, the second finds it checked already (PostgreSQL
+    also skips rows the first holds; SQLite lets one writer in at a time).
+
+    The ids are read first and updated by a second statement: as one UPDATE ... WHERE id IN
+    (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED), PostgreSQL may rerun the subquery for
+    each row it joins, skip the rows its own update has just changed, and so take more
+    than `limit` rows.
+    """
+    waiting = and_(
+        OUTBOX.c.state == OutboxState.SENT,
+        OUTBOX.c.channel == Channel.SMS,
+        OUTBOX.c.provider_id.is_not(None),
+        OUTBOX.c.sent_at <= sent_before,
+        OUTBOX.c.receipt_checks < max_checks,
+        or_(
+            OUTBOX.c.receipt_checked_at.is_(None),
+            OUTBOX.c.receipt_checked_at <= checked_before,
+        ),
+    )
+    candidates = (
+        select(OUTBOX.c.id).where(waiting).order_by(OUTBOX.c.sent_at, OUTBOX.c.id).limit(limit)
+    )
+    with write_transaction(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(connection.execute(candidates).scalars())
+        if not ids:
+            return []
+        statement = (
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), waiting)
+            .values(receipt_checks=OUTBOX.c.receipt_checks + 1, receipt_checked_at=now)
+            .returning(OUTBOX.c.id, OUTBOX.c.provider_id, OUTBOX.c.receipt_checks)
+        )
+        rows = connection.execute(statement).all()
+    return sorted((ReceiptCheck(*row) for row in rows), key=lambda c: c.id)
+
+
 def _finish(
     connection: Connection,
     message: ClaimedRow,
@@ -236,14 +288,25 @@ def mark_final(
 
 def record_opt_out(
     connection: Connection, *, channel: str, address: str, reason: str, now: datetime
-) -> None:
+) -> bool:
+    """True when the address was not opted out of the channel before."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(OPT_OUTS).on_conflict_do_nothing(
-        index_elements=["channel", "address"]
+    statement = (
+        dialect.insert(OPT_OUTS)
+        .on_conflict_do_nothing(index_elements=["channel", "address"])
+        .returning(OPT_OUTS.c.id)
     )
-    connection.execute(
-        statement, {"channel": channel, "address": address, "reason": reason, "created_at": now}
+    values = {"channel": channel, "address": address, "reason": reason, "created_at": now}
+    return connection.execute(statement, values).first() is not None
+
+
+def remove_opt_out(connection: Connection, *, channel: str, address: str) -> bool:
+    """The address may be messaged on the channel again (an SMS START); True if it was
+    opted out until now."""
+    result = connection.execute(
+        delete(OPT_OUTS).where(OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)
     )
+    return result.rowcount > 0
 
 
 def opted_out(connection: Connection, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -38,6 +38,7 @@ from notifier.rebooking.choices import (
     slots_for,
 )
 from notifier.rebooking.links import Link, hash_token, link_from_row, live
+from notifier.rebooking.promise_store import record_booking
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.vocabulary import (
     CHANNEL_CONTACT,
@@ -121,7 +122,7 @@ class Parcel:
 
 # The link, its shipment and the current choice in one statement, built once: a page
 # view runs it on every request (building it cost as much as running it).
-_PAGE = (
+_PARCEL = (
     select(
         LINKS.c.id,
         LINKS.c.shipment_id,
@@ -149,9 +150,13 @@ _PAGE = (
         REBOOKINGS,
         and_(REBOOKINGS.c.shipment_id == LINKS.c.shipment_id, REBOOKINGS.c.replaced_at.is_(None)),
     )
-    .where(LINKS.c.token_hash == bindparam("hash"), live(bindparam("now")))
-    .order_by(REBOOKINGS.c.id.desc())
+    .where(live(bindparam("now")))
     .limit(1)
+)
+_PAGE = _PARCEL.where(LINKS.c.token_hash == bindparam("hash")).order_by(REBOOKINGS.c.id.desc())
+# A shipment's newest live link, as an SMS reply from its recipient's number opens it.
+_SHIPMENT_PARCEL = _PARCEL.where(LINKS.c.shipment_id == bindparam("shipment_id")).order_by(
+    LINKS.c.id.desc(), REBOOKINGS.c.id.desc()
 )
 _CHOICE_COLUMNS = tuple((f"choice_{c.name}", c.name) for c in REBOOKINGS.c)
 
@@ -163,8 +168,24 @@ def open_parcel(
     if not token or len(token) > 64:
         return None
     row = connection.execute(_PAGE, {"hash": hash_token(token), "now": now}).first()
-    if row is None:
-        return None
+    return None if row is None else _parcel(row, key, settings)
+
+
+def open_shipment_parcel(
+    connection: Connection, shipment_id: int, *, key: bytes, settings: Settings, now: datetime
+) -> Parcel | None:
+    """The parcel this shipment's newest live link opens, as its page would; None without one.
+
+    For a caller that has already tied the shipment to its recipient (an SMS reply from a
+    number the shipment lists): the shipment id is never taken from a request.
+    """
+    params = {"shipment_id": shipment_id, "now": now}
+    row = connection.execute(_SHIPMENT_PARCEL, params).first()
+    return None if row is None else _parcel(row, key, settings)
+
+
+def _parcel(row: Any, key: bytes, settings: Settings) -> Parcel:
+    """A row of _PARCEL as the parcel it opens."""
     values = row._mapping
     choice = {name: values[label] for label, name in _CHOICE_COLUMNS}
     attempt = EventRecord.from_mapping(
@@ -194,7 +215,8 @@ def book(
     settings: Settings,
     now: datetime,
 ) -> Booked:
-    """Store the choice (replacing the current one) and queue its confirmation.
+    """Store the choice (replacing the current one), record what it promises and queue its
+    confirmation.
 
     The same submission again returns the first booking. Raises SlotFullError,
     ChoiceLockedError, ParcelDoneError or ChoiceInvalidError; the caller's transaction is
@@ -255,6 +277,15 @@ def book(
         "replaced_at": None,
     }
     new_id = connection.execute(insert(REBOOKINGS).returning(REBOOKINGS.c.id), values).scalar_one()
+    record_booking(
+        connection,
+        shipment=shipment,
+        booking_id=new_id,
+        replaced_id=current.id if current is not None else None,
+        choice=choice,
+        settings=settings,
+        now=now,
+    )
     _confirm(
         connection,
         shipment=shipment,

@@ -17,11 +17,13 @@ from notifier.config.settings import OpeningHours, Place
 from notifier.locales import day_long, day_short
 from notifier.rebooking.choices import (
     Booked,
+    Choice,
     attempt_day,
     choose_by,
     lock_moment,
     locked_since,
 )
+from notifier.rebooking.sms_menu import menu_options, open_options
 from notifier.shipments import ShipmentRecord
 from notifier.untrusted import inert
 from notifier.urls import company_website, rebooking_entry
@@ -123,14 +125,14 @@ def recipient_details(shipment: ShipmentRecord, *, phone: str | None) -> dict[st
     address = (inert(line) for line in shipment.recipient_address_lines)
     return {
         "name": inert(shipment.recipient_name),
-        "phone": _readable_phone(phone),
+        "phone": readable_phone(phone),
         "address": [line for line in address if line],
         "postcode": inert(shipment.recipient_postcode),
         "route_stop": shipment.route_stop,
     }
 
 
-def _readable_phone(phone: str | None) -> str | None:
+def readable_phone(phone: str | None) -> str | None:
     """'+393331234567' -> '+39 333 123 4567': read aloud and dialled by a person."""
     if not phone:
         return None
@@ -160,19 +162,17 @@ def build_context(
     """
     tz = ZoneInfo(settings.company.timezone)
     local = facts.occurred_at.astimezone(tz)
-    company = settings.company
     # A next attempt whose day is over is history, not news: never announce it.
     if facts.next_attempt_date is not None and facts.next_attempt_date < now.astimezone(tz).date():
         facts = replace(facts, next_attempt_date=None, next_attempt_window=None)
     choose_by = _choose_by(facts, settings, now)
+    can_choose = (
+        facts.rebooking_url is not None
+        and facts.status not in TERMINAL_STATUSES
+        and lock_moment(None, next_attempt=_attempt_day(facts), settings=settings, now=now) is None
+    )
     return {
-        "company": {
-            "name": company.name,
-            "phone": company.phone,
-            "phone_hours": format_hours(company.phone_hours, locale),
-            "email": company.email,
-            "website": company_website(settings),
-        },
+        "company": company_context(settings, locale),
         "locale": locale,
         "tracking_number": facts.tracking_number,
         "tracking_grouped": group_tracking(facts.tracking_number),
@@ -207,12 +207,56 @@ def build_context(
         # 18:00" (the evening before the next attempt) or a held parcel's last day.
         # Whether a message may invite a choice now: there is a link, the parcel is not
         # done, and the depot's list for the next attempt is not printed yet.
-        "can_choose": facts.rebooking_url is not None
-        and facts.status not in TERMINAL_STATUSES
-        and lock_moment(None, next_attempt=_attempt_day(facts), settings=settings, now=now) is None,
+        "can_choose": can_choose,
         "choose_by": _say_moment(choose_by, locale, day_long, tz),
         "choose_by_short": _say_moment(choose_by, locale, day_short, tz),
         "booking": _booking(booking, facts, settings, locale) if booking else None,
+        # What a reply's digit books after a missed delivery (rebooking/sms_menu.py).
+        "reply_options": _reply_options(facts, settings, locale, now) if can_choose else [],
+    }
+
+
+def company_context(settings: Settings, locale: str) -> dict[str, Any]:
+    """`company` as templates see it, its hours in `locale`."""
+    company = settings.company
+    return {
+        "name": company.name,
+        "phone": company.phone,
+        "phone_hours": format_hours(company.phone_hours, locale),
+        "email": company.email,
+        "website": company_website(settings),
+    }
+
+
+def _reply_options(
+    facts: ParcelFacts, settings: Settings, locale: str, now: datetime
+) -> list[dict[str, Any]]:
+    if facts.status is not Status.DELIVERY_ATTEMPTED:
+        return []
+    options = menu_options(
+        settings, depot=facts.depot, pickup_point=facts.pickup_point, attempted_at=facts.occurred_at
+    )
+    if not options:
+        return []  # ops have not turned the options SMS on: nothing to work out
+    found = []
+    for option in open_options(
+        options, settings=settings, next_attempt=_attempt_day(facts), now=now
+    ):
+        choice = choice_view(option.choice, settings, locale)
+        found.append({"digit": option.digit, **choice})
+    return found
+
+
+def choice_view(choice: Choice, settings: Settings, locale: str) -> dict[str, Any]:
+    """A choice's kind, day, window and place in the recipient's words."""
+    code = choice.pickup_point
+    place = _find(settings.pickup_points, code) or _find(settings.depots, code)
+    return {
+        "kind": str(choice.kind),
+        "day": day_long(choice.day, locale) if choice.day else None,
+        "day_short": day_short(choice.day, locale) if choice.day else None,
+        "window": choice.window.replace("-", "–") if choice.window else None,
+        "place": _place(place, locale),
     }
 
 
@@ -250,16 +294,11 @@ def _booking(booked: Booked, facts: ParcelFacts, settings: Settings, locale: str
     choice = booked.choice
     tz = ZoneInfo(settings.company.timezone)
     until = locked_since(booked, next_attempt=_attempt_day(facts), settings=settings)
-    code = choice.pickup_point
-    place = _find(settings.pickup_points, code) or _find(settings.depots, code)
     due = booked.due_at.astimezone(tz) if booked.due_at else None
     notice = settings.rebooking.safe_place_notice.get(locale)
     return {
+        **choice_view(choice, settings, locale),
         "kind": choice.kind,
-        "day": day_long(choice.day, locale) if choice.day else None,
-        "day_short": day_short(choice.day, locale) if choice.day else None,
-        "window": choice.window.replace("-", "–") if choice.window else None,
-        "place": _place(place, locale),
         # Typed by the recipient on a public page.
         "neighbour_name": inert(choice.neighbour_name),
         "neighbour_door": inert(choice.neighbour_door),

@@ -14,6 +14,7 @@ from notifier.config import Settings
 from notifier.locales import language_for
 from notifier.notify.rules import first_usable
 from notifier.outbox.rows import ClaimedRow
+from notifier.purposes import TO_THE_COMPANY
 from notifier.rebooking.choices import Booked
 from notifier.rebooking.links import Link
 from notifier.rendering.context import (
@@ -45,10 +46,12 @@ def compose(
     settings: Settings,
     templates: Environment,
     now: datetime,
+    unsubscribe_url: str | None = None,
 ) -> Composed:
     """Render the row as it should read now. Raises TemplateMissingError or a Jinja error.
 
-    `contacts` are the shipment's as the tick read them, oldest first.
+    `contacts` are the shipment's as the tick read them, oldest first; `unsubscribe_url`
+    is the recipient address's, carried only when `offers_unsubscribe` says so.
     """
     # Rows are written in a shipped language; one stored before that rule existed still
     # renders in one rather than failing on a template that is not there.
@@ -80,8 +83,14 @@ def compose(
         locale=language,
         subject=text.subject,
         body_html=text.body_html,
+        unsubscribe_url=unsubscribe_url if offers_unsubscribe(message) else None,
     )
     return Composed(outgoing, stored)
+
+
+def offers_unsubscribe(message: ClaimedRow) -> bool:
+    """Email to a recipient carries one-click unsubscribe (RFC 8058); mail to the depot not."""
+    return message.channel == Channel.EMAIL and message.purpose not in TO_THE_COMPANY
 
 
 def _facts(shipment: ShipmentRecord, event: EventRecord | None, link: Link | None) -> ParcelFacts:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,15 +20,18 @@ from sqlalchemy import Engine
 
 from notifier.channels.base import Transport
 from notifier.config import Settings
+from notifier.db.engine import write_transaction
 from notifier.errors import NotifierError, PermanentChannelError, TemporaryChannelError
 from notifier.outbox import store as outbox
+from notifier.outbox import unsubscribe
 from notifier.outbox.rows import ClaimedRow
 from notifier.sending import settle
-from notifier.sending.compose import compose
+from notifier.sending.compose import compose, offers_unsubscribe
 from notifier.sending.record import Recorder
 from notifier.sending.settle import SettleOutcome
 from notifier.sending.store import TickReads, read_tick
-from notifier.vocabulary import Channel
+from notifier.urls import unsubscribe_url
+from notifier.vocabulary import Channel, OutboxState
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +86,10 @@ class Dispatcher:
         if not claimed:
             return stats
         reads = read_tick(self.engine, claimed, settings=self.settings, now=now)
+        unsubscribe_urls = self._unsubscribe_urls(claimed, reads, now)
         for message in claimed:
             try:
-                outcome = self._settle(message, reads, now)
+                outcome = self._settle(message, reads, unsubscribe_urls, now)
             except Exception as exc:
                 # One row's surprise must not keep the rest of the batch leased. The type
                 # is logged, never the message: it may quote an address or a body.
@@ -94,7 +98,30 @@ class Dispatcher:
             stats.outcomes[outcome] += 1
         return stats
 
-    def _settle(self, message: ClaimedRow, reads: TickReads, now: datetime) -> SettleOutcome:
+    def _unsubscribe_urls(
+        self, claimed: Sequence[ClaimedRow], reads: TickReads, now: datetime
+    ) -> dict[str, str]:
+        """Each recipient address's one-click unsubscribe URL, its token made or kept alive
+        in one write for the whole tick. An opted-out address is sent nothing: it needs none."""
+        addresses = {
+            m.recipient
+            for m in claimed
+            if offers_unsubscribe(m) and (m.channel, m.recipient) not in reads.opted_out
+        }
+        if not addresses:
+            return {}
+        key = self.settings.link_key
+        with write_transaction(self.engine) as connection:
+            tokens = unsubscribe.issue_tokens(connection, addresses, key=key, now=now)
+        return {address: unsubscribe_url(self.settings, token) for address, token in tokens.items()}
+
+    def _settle(
+        self,
+        message: ClaimedRow,
+        reads: TickReads,
+        unsubscribe_urls: Mapping[str, str],
+        now: datetime,
+    ) -> SettleOutcome:
         shipment = reads.shipments[message.shipment_id]
         event = reads.events.get(message.status_event_id or -1)
         booking = reads.bookings.get(message.rebooking_id or -1)
@@ -107,6 +134,8 @@ class Dispatcher:
             opted_out=reads.opted_out,
             settings=self.settings,
         )
+        if verdict is not None and verdict.state is OutboxState.SUPPRESSED:
+            return self.record.suppressed(message, reads, now, verdict.reason)
         if verdict is not None:
             return self.record.final(message, now, verdict.state, verdict.reason)
         try:
@@ -121,6 +150,7 @@ class Dispatcher:
                 settings=self.settings,
                 templates=self.templates,
                 now=now,
+                unsubscribe_url=unsubscribe_urls.get(message.recipient),
             )
         except (NotifierError, TemplateError) as exc:
             # A broken template is ops' to fix; retrying keeps the message until they do.

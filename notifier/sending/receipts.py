@@ -3,7 +3,8 @@
 Receipts come late, twice, and out of order (Twilio retries a callback; `sent` may arrive
 after `delivered`), so a row only ever moves forward: sent -> delivered, undelivered or
 failed, and a final state is never changed again. A message the network refused for good
-goes once more by the rule's next channel, and an opt-out is recorded.
+goes once more by the rule's next channel, and an opt-out is recorded. A handset that was
+unreachable (30003) first gets the same SMS again, a bounded number of times (retry.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from notifier.outbox import store as outbox
 from notifier.outbox.rows import ClaimedRow
 from notifier.sending import settle
 from notifier.sending.fallback import queue_fallback
+from notifier.sending.retry import unreachable_retry_at
 from notifier.shipments import EventRecord
 from notifier.vocabulary import Channel, OutboxState
 
@@ -33,7 +35,8 @@ FINAL = {
     "failed": OutboxState.FAILED,
 }
 # Error codes no retry of the same SMS can fix (twilio.com/docs/api/errors): the message
-# goes by email instead when the recipient has an address.
+# goes by email instead when the recipient has an address. 30003 only once its own
+# retries are spent: a phone switched off or out of coverage may answer in a few hours.
 PERMANENT = {
     "21610": "recipient unsubscribed (replied STOP)",
     "21614": "'To' is not a mobile number",
@@ -44,12 +47,14 @@ PERMANENT = {
     "30007": "filtered by the carrier",
 }
 OPT_OUT_CODES = frozenset({"21610", "30004"})
+HANDSET_UNREACHABLE = "30003"
 
 
 class ReceiptOutcome(StrEnum):
     RECORDED = "recorded"
     UNCHANGED = "unchanged"  # a repeat, a late `sent`, or a receipt for a finished row
     UNKNOWN = "unknown"  # no SMS of ours has this provider id
+    RESENDING = "resending"  # 30003: the same SMS goes again later
 
 
 def apply_receipt(
@@ -75,21 +80,41 @@ def apply_receipt(
             return ReceiptOutcome.UNCHANGED  # queued, sending, sent: nothing new
         code = error_code or None
         why = PERMANENT.get(code or "", f"provider error {code}" if code else None)
+        retry_at = None
+        if state is not OutboxState.DELIVERED and code == HANDSET_UNREACHABLE:
+            retry_at = unreachable_retry_at(
+                row.attempts, recipient=row.recipient, settings=settings, now=now
+            )
+        values: dict[str, Any] = {
+            "state": str(state),
+            "error_code": code,
+            "last_error": None if state is OutboxState.DELIVERED else why,
+            "finished_at": now,
+            "updated_at": now,
+        }
+        if retry_at is not None:
+            # Back in the queue as the same row: its claim counts the try, and the checks
+            # before sending (stale, superseded, opted out) judge it again then. A new
+            # send is a new wait for its receipt.
+            values.update(
+                state=str(OutboxState.PENDING),
+                due_at=retry_at,
+                last_error=f"{why}: to be sent again",
+                finished_at=None,
+                receipt_checks=0,
+                receipt_checked_at=None,
+            )
         # Only a row still waiting for its outcome moves: the guard makes the update the
         # test, so two receipts racing in two workers cannot both win.
         moved = connection.execute(
             update(OUTBOX)
             .where(OUTBOX.c.id == row.id, OUTBOX.c.state == str(OutboxState.SENT))
-            .values(
-                state=str(state),
-                error_code=code,
-                last_error=None if state is OutboxState.DELIVERED else why,
-                finished_at=now,
-                updated_at=now,
-            )
+            .values(**values)
         ).rowcount
         if moved != 1:
             return ReceiptOutcome.UNCHANGED
+        if retry_at is not None:
+            return ReceiptOutcome.RESENDING
         if state is not OutboxState.DELIVERED and code in PERMANENT:
             _refused_for_good(connection, row, code, settings=settings, now=now)
         return ReceiptOutcome.RECORDED

@@ -18,7 +18,7 @@ from notifier.sending.fallback import queue_fallback
 from notifier.sending.retry import gives_up, retry_delay
 from notifier.sending.settle import SettleOutcome
 from notifier.sending.store import TickReads
-from notifier.vocabulary import OutboxState
+from notifier.vocabulary import Channel, OutboxState
 
 
 class Recorder:
@@ -90,17 +90,40 @@ class Recorder:
             )
         return SettleOutcome(str(state)) if marked else SettleOutcome.LOST
 
-    def failed(
-        self, message: ClaimedRow, reads: TickReads, now: datetime, exc: PermanentChannelError
+    def suppressed(
+        self, message: ClaimedRow, reads: TickReads, now: datetime, reason: str
     ) -> SettleOutcome:
-        """Never retried; the opt-out and the fallback are recorded with the failure."""
-        target = settle.fallback_target(
+        """The recipient opted out of this channel since the row was queued (a STOP, an
+        unsubscribe): the message goes by the rule's next channel, as after a refusal."""
+        target = self._fallback_target(message, reads)
+        with write_transaction(self.engine) as connection:
+            marked = outbox.mark_final(
+                connection,
+                message,
+                worker=self.worker,
+                now=now,
+                state=OutboxState.SUPPRESSED,
+                error=reason,
+            )
+            if not marked:
+                return SettleOutcome.LOST
+            queue_fallback(connection, message, target, settings=self.settings, now=now)
+        return SettleOutcome.SUPPRESSED
+
+    def _fallback_target(self, message: ClaimedRow, reads: TickReads) -> tuple[Channel, str] | None:
+        return settle.fallback_target(
             message,
             event=reads.events.get(message.status_event_id or -1),
             contacts=reads.contacts.get(message.shipment_id, ()),
             opted_out=reads.opted_out,
             settings=self.settings,
         )
+
+    def failed(
+        self, message: ClaimedRow, reads: TickReads, now: datetime, exc: PermanentChannelError
+    ) -> SettleOutcome:
+        """Never retried; the opt-out and the fallback are recorded with the failure."""
+        target = self._fallback_target(message, reads)
         with write_transaction(self.engine) as connection:
             marked = outbox.mark_final(
                 connection,

@@ -14,7 +14,7 @@ from enum import StrEnum
 from notifier.config import Settings
 from notifier.notify.rules import effective_rule, first_usable
 from notifier.outbox.rows import ClaimedRow
-from notifier.purposes import REMINDER_OF, Purpose
+from notifier.purposes import REMINDER_OF, TO_THE_COMPANY, Purpose
 from notifier.rebooking.choices import Booked
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.vocabulary import (
@@ -38,8 +38,11 @@ class SettleOutcome(StrEnum):
     LOST = "lost"  # the lease ran out meanwhile: another worker holds the row now
 
 
-# Messages whose point is to ask for a choice: every reminder, and the missed delivery.
-_ASKS_TO_CHOOSE = frozenset({Purpose.MISSED_DELIVERY, *REMINDER_OF.values()})
+# Messages whose point is to ask for a choice: every reminder, the missed delivery and the
+# options its reply can book.
+_ASKS_TO_CHOOSE = frozenset({Purpose.MISSED_DELIVERY, Purpose.REPLY_OPTIONS, *REMINDER_OF.values()})
+# Messages with no fallback: options a reply books mean nothing by email.
+_SMS_ONLY = frozenset({Purpose.REPLY_OPTIONS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,7 @@ def before_sending(
     )
     if stale:
         return Verdict(OutboxState.CANCELLED, stale)
-    if (message.channel, message.recipient) in opted_out:
+    if message.purpose not in TO_THE_COMPANY and (message.channel, message.recipient) in opted_out:
         return Verdict(OutboxState.SUPPRESSED, "recipient opted out")
     return None
 
@@ -127,7 +130,7 @@ def fallback_target(
     settings: Settings,
 ) -> tuple[Channel, str] | None:
     """The rule's next channel with a usable address, after a permanent failure on this one."""
-    if event is None:
+    if event is None or message.purpose in _SMS_ONLY:
         return None
     rule = effective_rule(settings, event.status, event.reason)
     if rule is None or message.channel not in rule.channels:

@@ -20,7 +20,7 @@ from notifier.rebooking.choices import Booked
 from notifier.rebooking.links import Link, live_links
 from notifier.rebooking.store import booked_from_row
 from notifier.shipments import EventRecord, ShipmentRecord
-from notifier.vocabulary import ContactPoint
+from notifier.vocabulary import CHANNEL_CONTACT, ContactPoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class TickReads:
     shipments: Mapping[int, ShipmentRecord]
     events: Mapping[int, EventRecord]
     contacts: Mapping[int, Sequence[ContactPoint]]  # per shipment, oldest first
-    opted_out: set[tuple[str, str]]
+    opted_out: set[tuple[str, str]]  # of the rows' addresses and their shipments' contacts
     links: Mapping[int, Link]  # per shipment: its newest live link
     bookings: Mapping[int, Booked]  # the rows' own bookings, by id
     choices: Mapping[int, Booked]  # per shipment: the recipient's current choice
@@ -91,11 +91,21 @@ def read_tick(
                 .order_by(REBOOKINGS.c.id)
             ).mappings()
         }
+        contacts = stored_contacts(Bulk(connection), shipment_ids)
+        # A fallback turns to the shipment's other contacts: their opt-outs count too, or
+        # a refused SMS would queue an email to an address that unsubscribed.
+        pairs = {(m.channel, m.recipient) for m in claimed} | {
+            (str(channel), point.value)
+            for points in contacts.values()
+            for point in points
+            for channel, kind in CHANNEL_CONTACT.items()
+            if point.kind is kind
+        }
         return TickReads(
             shipments=shipments,
             events=events,
-            contacts=stored_contacts(Bulk(connection), shipment_ids),
-            opted_out=outbox.opted_out(connection, {(m.channel, m.recipient) for m in claimed}),
+            contacts=contacts,
+            opted_out=outbox.opted_out(connection, pairs),
             links=live_links(
                 connection, shipment_ids, key=settings.link_key, settings=settings, now=now
             ),

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from notifier.config import Settings
+from notifier.locales import SHIPPED_LANGUAGES
 from notifier.rendering.environment import build_environment
+from notifier.replies.answer import ANSWER_TEMPLATE
 from notifier.templatecheck.findings import Finding, Report, Severity
 from notifier.templatecheck.messages import MessageCheck
 from notifier.templatecheck.pages import PageCheck
 from notifier.templatecheck.slipcheck import SlipCheck
 from notifier.templatecheck.sources import TemplateFiles
 
-# Read by code, not through a template that the checks follow: slips/pdf.py, web/app.py.
-READ_BY_CODE = ("slips/slip.css", "web/notifier.css")
+# Read by code, not through a template that the checks follow: slips/pdf.py, web/app.py,
+# and the answers to recipients' texts (replies/answer.py).
+READ_BY_CODE = (
+    "slips/slip.css",
+    "web/notifier.css",
+    *(f"sms/{language}/{ANSWER_TEMPLATE}.txt" for language in SHIPPED_LANGUAGES),
+)
 
 
 def check_templates(settings: Settings) -> Report:

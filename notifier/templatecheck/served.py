@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from notifier.config import Settings
 from notifier.notify.rules import effective_rule
+from notifier.purposes import Purpose
+from notifier.rebooking.sms_menu import REPLY_OPTIONS_TEMPLATE
 from notifier.rebooking.store import CONFIRMATION_TEMPLATE, DISPUTE_TEMPLATE
 from notifier.vocabulary import Channel, Reason, Status
 
@@ -44,6 +46,8 @@ def served_templates(settings: Settings) -> dict[str, Served]:
             serve(rule.template, status, reason, rule.channels)
             if rule.reminder_template:
                 serve(rule.reminder_template, status, reason, rule.channels)
+            if _numbers_options(settings, rule.purpose, rule.channels):
+                serve(REPLY_OPTIONS_TEMPLATE, status, reason, [Channel.SMS])
     found[CONFIRMATION_TEMPLATE] = Served(
         CONFIRMATION_TEMPLATE, [Channel.SMS, Channel.EMAIL], why="a rebooking page's confirmation"
     )
@@ -51,3 +55,13 @@ def served_templates(settings: Settings) -> dict[str, Served]:
         DISPUTE_TEMPLATE, [Channel.EMAIL], why="a disputed attempt forwarded to the depot"
     )
     return found
+
+
+def _numbers_options(settings: Settings, purpose: Purpose, channels: list[Channel]) -> bool:
+    """Whether a missed delivery's SMS is followed by the one numbering reply options."""
+    return (
+        purpose == Purpose.MISSED_DELIVERY
+        and Channel.SMS in channels
+        and settings.rebooking.sms_reply_menu
+        and settings.channels.sms.replies
+    )

@@ -19,7 +19,7 @@ from notifier.locales import language_for
 from notifier.rendering.context import format_hours
 from notifier.rendering.environment import build_environment
 from notifier.scheduler import NotifierScheduler
-from notifier.web import api, health, ops, rebook, webhooks
+from notifier.web import api, health, ops, rebook, twilio_inbound, unsubscribe, webhooks
 from notifier.web.guards import SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ def create_app(
     app.include_router(api.router)
     app.include_router(ops.router)
     app.include_router(webhooks.router)
+    app.include_router(twilio_inbound.router)
     rebook.install(app)
+    unsubscribe.install(app)
     _add_pages(app, settings)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(_ContainErrors)

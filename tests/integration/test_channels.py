@@ -6,10 +6,11 @@ import smtplib
 from collections.abc import Callable
 
 import pytest
+from twilio.http.http_client import TwilioHttpClient
 
-from notifier.channels.base import OutgoingMessage
+from notifier.channels.base import OutgoingMessage, ProviderStatus
 from notifier.channels.email_smtp import SmtpEmailChannel
-from notifier.channels.sms_twilio import TwilioSmsChannel, build_twilio_client
+from notifier.channels.sms_twilio import BaseUrlHttpClient, TwilioSmsChannel, build_twilio_client
 from notifier.errors import PermanentChannelError, TemporaryChannelError
 from tests.providers import FakeTwilio, RedirectingHttpClient, SmtpServer, free_port
 
@@ -157,3 +158,82 @@ def test_an_unreachable_twilio_is_temporary() -> None:
     channel, _ = twilio_channel(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(TemporaryChannelError):
         channel.send(SMS)
+
+
+def test_prism_answers_the_status_fetch_the_official_client_sends(prism_twilio: str) -> None:
+    channel, http = twilio_channel(prism_twilio)
+    sid = "SM" + "b" * 32
+    status = channel.fetch_status(sid)
+    # Prism answers with the spec's own example: still "sent", with an error code.
+    assert status == ProviderStatus(status="sent", error_code="30007")
+    (sent,) = http.sent
+    assert sent["method"] == "GET"
+    assert sent["url"] == f"https://api.twilio.com/2010-04-01/Accounts/{SID}/Messages/{sid}.json"
+
+
+def test_prism_refuses_a_fetch_for_a_malformed_sid(prism_twilio: str) -> None:
+    channel, _ = twilio_channel(prism_twilio)
+    with pytest.raises(PermanentChannelError) as caught:
+        channel.fetch_status("not-a-sid")
+    assert caught.value.code == "422"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (404, 20404, PermanentChannelError),
+        (429, 20429, TemporaryChannelError),
+        (500, 20500, TemporaryChannelError),
+    ],
+    ids=["404 unknown sid", "429", "500"],
+)
+def test_a_failed_status_fetch_is_classified(
+    fake_twilio: FakeTwilio, status: int, code: int, error: type[Exception]
+) -> None:
+    sid = FakeTwilio.sid(1)
+    fake_twilio.fail_fetch(sid, status, code)
+    channel, _ = twilio_channel(fake_twilio.url)
+    with pytest.raises(error) as caught:
+        channel.fetch_status(sid)
+    assert caught.value.code == str(code)  # type: ignore[attr-defined]
+    assert fake_twilio.fetched == [sid]
+
+
+def test_a_fetched_final_status_carries_its_error_code(fake_twilio: FakeTwilio) -> None:
+    fake_twilio.answer_fetch(FakeTwilio.sid(1), "undelivered", 30006)
+    fake_twilio.answer_fetch(FakeTwilio.sid(2), "delivered")
+    channel, _ = twilio_channel(fake_twilio.url)
+    assert channel.fetch_status(FakeTwilio.sid(1)) == ProviderStatus("undelivered", "30006")
+    assert channel.fetch_status(FakeTwilio.sid(2)) == ProviderStatus("delivered", None)
+
+
+def test_a_status_fetch_from_an_unreachable_twilio_is_temporary() -> None:
+    channel, _ = twilio_channel(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(TemporaryChannelError):
+        channel.fetch_status(FakeTwilio.sid(1))
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("http://127.0.0.1:4010", "http://127.0.0.1:4010/2010-04-01/Accounts/AC1/Messages.json"),
+        (
+            "http://mock.local/twilio/",
+            "http://mock.local/twilio/2010-04-01/Accounts/AC1/Messages.json",
+        ),
+    ],
+    ids=["host and port", "with a path"],
+)
+def test_the_base_url_replaces_twilios_origin_and_keeps_path_and_query(
+    base: str, expected: str
+) -> None:
+    client = BaseUrlHttpClient(base)
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json"
+    assert client.rebase(url) == expected
+    assert client.rebase(url + "?PageSize=5") == expected + "?PageSize=5"
+
+
+def test_twilios_own_base_url_leaves_the_official_client_as_it_is() -> None:
+    assert type(build_twilio_client(SID, TOKEN).http_client) is TwilioHttpClient
+    rebased = build_twilio_client(SID, TOKEN, api_base_url="http://127.0.0.1:4010")
+    assert isinstance(rebased.http_client, BaseUrlHttpClient)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,9 +122,10 @@ def test_an_italian_missed_delivery_email_arrives_complete(
         assert "lun–ven 08:00–20:00" in part
         assert "martedì 24 novembre, 10:00–14:00" in part
         assert "10:49" in part
-    # No unsubscribe route exists yet: no header may point at one (nor carry a row id).
-    assert mail["List-Unsubscribe"] is None
-    assert mail["List-Unsubscribe-Post"] is None
+    # One-click unsubscribe (RFC 8058) on our own origin, by an opaque token: no row id.
+    header = mail["List-Unsubscribe"]
+    assert re.fullmatch(r"<http://127\.0\.0\.1:8000/u/[\w-]{22}>", header), header
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     sent = world.outbox()[0]
     assert (sent["state"], sent["channel"], sent["provider_id"]) == (
         "sent",

@@ -58,7 +58,11 @@ LINK = "https://rapido.example/r/"
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     env = {"NOTIFIER_DATABASE_URL": database_url, "NOTIFIER_SECRET_KEY": TEST_SECRET_KEY}
-    return load_settings(REPO / "config.example.toml", env)
+    shipped = load_settings(REPO / "config.example.toml", env)
+    # Every message a recipient can get: the SMS numbering reply options too, which the
+    # example leaves off (it costs a second SMS per missed delivery).
+    rebooking = shipped.rebooking.model_copy(update={"sms_reply_menu": True})
+    return shipped.model_copy(update={"rebooking": rebooking})
 
 
 def held_out_events() -> list[dict[str, Any]]:
@@ -176,6 +180,10 @@ def test_both_channels_and_both_languages_are_exercised(engine: Engine, settings
         ("email", "en"),
     }
     templates = {r["template"] for r in sent}
-    assert {"created", "out_for_delivery", "missed_delivery", "missed_delivery_reminder"} <= (
-        templates
-    )
+    assert {
+        "created",
+        "out_for_delivery",
+        "missed_delivery",
+        "missed_delivery_reminder",
+        "reply_options",
+    } <= templates

@@ -28,7 +28,7 @@ from notifier.urls import twilio_status_url
 from notifier.vocabulary import Channel
 from notifier.web.app import create_app
 from tests.conftest import TEST_SECRET_KEY, EventFactory, make_settings
-from tests.providers import FakeTwilio, RedirectingHttpClient
+from tests.providers import FakeTwilio
 
 AUTH_TOKEN = "twilio-auth-token-for-tests"
 ENV = {
@@ -52,14 +52,14 @@ class Receipts:
             "start": far.strftime("%H:%M"),
             "end": (far + timedelta(minutes=1)).strftime("%H:%M"),
         }
+        # The service's own setting points the official client at the recorder.
+        sms = {"sms": {**SMS["sms"], "api_base_url": twilio.url}}
         self.settings: Settings = make_settings(
-            url, env=ENV, channels=SMS, web=WEB, quiet_hours=quiet
+            url, env=ENV, channels=sms, web=WEB, quiet_hours=quiet
         )
         self.client = TestClient(create_app(self.settings, engine=engine))
         self.printed = io.StringIO()
-        channels = build_channels(
-            self.settings, twilio_http_client=RedirectingHttpClient(twilio.url)
-        )
+        channels = build_channels(self.settings)
         channels[Channel.EMAIL] = ConsoleChannel("email", self.printed)
         self.dispatcher = Dispatcher(
             engine=engine,
@@ -218,3 +218,53 @@ def test_with_the_database_down_the_receipt_is_kept_for_twilios_retry(tmp_path: 
         engine.dispose()
     assert answer.status_code == 503
     assert int(answer.headers["retry-after"]) > 0
+
+
+def test_an_unreachable_handset_gets_the_sms_twice_more_then_the_email(
+    receipts: Receipts, make_event: EventFactory
+) -> None:
+    receipts.missed(make_event, phone="+39 333 123 4567", email="giovanni@example.it")
+    assert receipts.send() == {"sent": 1}
+    for tries in (1, 2):
+        # Twilio 30003: the phone is off or out of coverage, which often passes.
+        assert receipts.callback("undelivered", code="30003").text == "resending"
+        row = sms_row(receipts)
+        assert (row["state"], row["error_code"], row["attempts"]) == ("pending", "30003", tries)
+        assert row["due_at"] > datetime.now(UTC) + timedelta(hours=3, minutes=59)
+        assert receipts.send() == {}  # not before its time
+        later = datetime.now(UTC) + timedelta(hours=4, minutes=1)
+        assert receipts.dispatcher.run_once(later).outcomes == {"sent": 1}
+    first, second, third = receipts.twilio.requests
+    assert first["Body"] == second["Body"] == third["Body"]
+    assert first["To"] == second["To"] == third["To"] == "+393331234567"
+    assert receipts.callback("undelivered", code="30003").text == "recorded"
+    row = sms_row(receipts)
+    assert (row["state"], row["error_code"], row["attempts"]) == ("undelivered", "30003", 3)
+    assert receipts.send() == {"sent": 1}
+    (email,) = [r for r in receipts.rows() if r["channel"] == "email"]
+    assert (email["purpose"], email["recipient"]) == ("missed_delivery", "giovanni@example.it")
+    assert len(receipts.twilio.requests) == 3
+
+
+def test_a_resend_that_the_parcels_news_made_stale_is_cancelled_not_sent(
+    receipts: Receipts, make_event: EventFactory
+) -> None:
+    receipts.missed(make_event, phone="+39 333 123 4567", email="giovanni@example.it")
+    receipts.send()
+    assert receipts.callback("undelivered", code="30003").text == "resending"
+    delivered = make_event(status="DELIVERED", occurred_at=datetime.now(UTC).isoformat())
+    items = [Incoming(0, delivered, json.dumps(delivered))]
+    list(ingest(receipts.engine, items, settings=receipts.settings, now=lambda: receipts.now))
+    later = datetime.now(UTC) + timedelta(hours=4, minutes=1)
+    assert receipts.dispatcher.run_once(later).outcomes == {"sent": 1, "cancelled": 1}
+    row = sms_row(receipts)
+    assert (row["state"], row["last_error"]) == (
+        "cancelled",
+        "stale: the shipment is now DELIVERED",
+    )
+    # The "delivered" SMS went; the missed delivery went neither again nor by email.
+    missed, news = receipts.twilio.requests
+    assert news["Body"] != missed["Body"]
+    assert not [
+        r for r in receipts.rows() if r["purpose"] == "missed_delivery" and r["channel"] == "email"
+    ]

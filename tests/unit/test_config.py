@@ -11,7 +11,8 @@ from notifier import paths
 from notifier.cli import app
 from notifier.config import load_settings
 from notifier.config.loading import find_config_path
-from notifier.config.settings import Rebooking, Secrets
+from notifier.config.pitfalls import setup_warnings
+from notifier.config.settings import Rebooking, Secrets, SmsChannel
 from notifier.errors import ConfigError
 from notifier.vocabulary import Reason, Status
 
@@ -235,3 +236,130 @@ def test_the_example_documents_rebooking_with_the_defaults() -> None:
     settings = load_settings(EXAMPLE, env={"NOTIFIER_SECRET_KEY": "k"})
     assert "[rebooking]" in EXAMPLE.read_text(encoding="utf-8")
     assert settings.rebooking == Rebooking()
+
+
+@pytest.mark.parametrize(
+    ("sender", "stored"),
+    [
+        ("+390212345678", "+390212345678"),
+        ("+39 02 1234 5678", "+390212345678"),  # written as people write it, kept as E.164
+        ("40404", "40404"),  # a short code
+        ("Rapido", "Rapido"),
+        ("Rapido 24", "Rapido 24"),
+    ],
+)
+def test_an_sms_sender_is_a_number_a_short_code_or_an_alphanumeric_id(
+    sender: str, stored: str
+) -> None:
+    assert SmsChannel(from_number=sender).from_number == stored
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["Rapido Consegne", "3331234567", "+39 abc", "12", "Rapido!", "+0212345678"],
+    ids=[
+        "12 characters",
+        "no country code",
+        "letters in a number",
+        "too short",
+        "punctuation",
+        "no country",
+    ],
+)
+def test_anything_else_is_refused_as_a_sender(sender: str) -> None:
+    with pytest.raises(ValueError, match="not an SMS sender"):
+        SmsChannel(from_number=sender)
+
+
+def test_the_example_documents_the_sms_channel_with_the_defaults() -> None:
+    settings = load_settings(EXAMPLE, env={"NOTIFIER_SECRET_KEY": "k"})
+    assert settings.channels.sms == SmsChannel()
+    assert str(settings.channels.sms.api_base_url) == "https://api.twilio.com/"
+    assert settings.channels.sms.replies is True
+
+
+TWILIO_ENV = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "token"}
+TWILIO = (('transport = "console"', 'transport = "twilio"'), ("# from_number = ", "from_number = "))
+
+
+def warnings_of(tmp_path: Path, *changes: tuple[str, str], env: dict[str, str]) -> list[str]:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, f"the example no longer contains {old!r}"
+        text = text.replace(old, new, 1)
+    path = write_config(tmp_path, text)
+    return [str(w) for w in setup_warnings(load_settings(path, env=env), source=str(path))]
+
+
+def test_a_sound_twilio_set_up_and_the_example_have_no_warnings(tmp_path: Path) -> None:
+    assert warnings_of(tmp_path, env={}) == []
+    public = ('public_base_url = "http://127.0.0.1:8000"', 'public_base_url = "https://n.example"')
+    assert warnings_of(tmp_path, *TWILIO, public, env=TWILIO_ENV) == []
+
+
+def test_replies_to_an_alphanumeric_sender_are_warned_of_unless_turned_off(tmp_path: Path) -> None:
+    sender = ("# from_number = ", 'from_number = "Rapido"\n#')
+    (warning,) = warnings_of(tmp_path, sender, env={})
+    assert ": channels.sms.from_number: 'Rapido' is an alphanumeric sender ID" in warning
+    assert "cannot reply" in warning
+    assert warnings_of(tmp_path, sender, ("replies = true", "replies = false"), env={}) == []
+    service = ("# messaging_service_sid = ", "messaging_service_sid = ")
+    assert warnings_of(tmp_path, sender, service, env={}) == []  # its pool may have a number
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "words"),
+    [
+        ((), "web.public_base_url", "cannot be reached from the internet"),
+        (
+            (
+                (
+                    'public_base_url = "http://127.0.0.1:8000"',
+                    'public_base_url = "http://n.example"',
+                ),
+            ),
+            "web.public_base_url",
+            "not https",
+        ),
+        (
+            (
+                (
+                    'api_base_url = "https://api.twilio.com"',
+                    'api_base_url = "http://twilio.example"',
+                ),
+            ),
+            "channels.sms.api_base_url",
+            "credentials",
+        ),
+        (
+            (("# messaging_service_sid = ", "messaging_service_sid = "),),
+            "channels.sms.from_number",
+            "not used",
+        ),
+    ],
+    ids=["localhost callbacks", "http callbacks", "http api", "sender and service"],
+)
+def test_twilio_set_up_mistakes_are_warned_of_by_key(
+    tmp_path: Path, changes: tuple[tuple[str, str], ...], key: str, words: str
+) -> None:
+    warnings = warnings_of(tmp_path, *TWILIO, *changes, env=TWILIO_ENV)
+    assert any(f": {key}: " in w and words in w for w in warnings), warnings
+
+
+def test_a_local_mock_of_twilios_api_may_be_plain_http(tmp_path: Path) -> None:
+    mock = ('api_base_url = "https://api.twilio.com"', 'api_base_url = "http://127.0.0.1:4010"')
+    warnings = warnings_of(tmp_path, *TWILIO, mock, env=TWILIO_ENV)
+    assert not [w for w in warnings if "api_base_url" in w]
+
+
+def test_check_config_prints_warnings_names_their_keys_and_still_passes(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for old, new in TWILIO:
+        text = text.replace(old, new, 1)
+    path = write_config(tmp_path, text)
+    result = runner.invoke(app, ["check-config", str(path)], env={"TWILIO_ACCOUNT_SID": ""})
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert f"warning {path}: web.public_base_url: 127.0.0.1 cannot be reached" in output
+    assert "warning environment: TWILIO_ACCOUNT_SID: not set" in output
+    assert "OK (1 depots, 7 rules, 3 warnings)" in output

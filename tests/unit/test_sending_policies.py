@@ -12,7 +12,7 @@ from notifier.config import Settings
 from notifier.outbox.rows import ClaimedRow
 from notifier.purposes import Purpose
 from notifier.rebooking.choices import Booked, Choice
-from notifier.sending.retry import gives_up, retry_delay
+from notifier.sending.retry import gives_up, retry_delay, unreachable_retry_at
 from notifier.sending.settle import Verdict, before_sending, fallback_target, stale_because
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.vocabulary import (
@@ -338,3 +338,27 @@ def test_retry_delay_doubles_with_equal_jitter_up_to_the_cap(
 @pytest.mark.parametrize(("attempts", "dead"), [(1, False), (7, False), (8, True), (9, True)])
 def test_gives_up_at_the_limit(attempts: int, dead: bool) -> None:
     assert gives_up(attempts, max_attempts=8) is dead
+
+
+# Monday 23 November 2026, 10:00 in Rome; the recipient's Italian number keeps Rome's clock.
+@pytest.mark.parametrize(
+    ("attempts", "now", "expected"),
+    [
+        (1, NOW, NOW + timedelta(hours=4)),
+        (2, NOW, NOW + timedelta(hours=4)),
+        (3, NOW, None),  # the first try and both retries spent: the next channel's turn
+        # 19:30 in Rome + 4 h is 23:30, inside quiet hours: 08:00 the next morning instead.
+        (1, datetime(2026, 11, 23, 18, 30, tzinfo=UTC), datetime(2026, 11, 24, 7, 0, tzinfo=UTC)),
+    ],
+    ids=["first retry", "second retry", "spent", "quiet hours"],
+)
+def test_an_unreachable_handset_is_retried_hours_later_outside_quiet_hours(
+    settings: Settings, attempts: int, now: datetime, expected: datetime | None
+) -> None:
+    retry_at = unreachable_retry_at(attempts, recipient=PHONE.value, settings=settings, now=now)
+    assert retry_at == expected
+
+
+def test_no_unreachable_retries_means_the_next_channel_at_once() -> None:
+    settings = make_settings("sqlite://", channels={"sms": {"unreachable_retries": 0}})
+    assert unreachable_retry_at(1, recipient=PHONE.value, settings=settings, now=NOW) is None

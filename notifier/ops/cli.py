@@ -1,0 +1,174 @@
+"""`notifier callbacks [done]` and `notifier promises`: the phone desk's list and the day's
+figures, as typer commands that notifier/cli.py registers.
+
+Loads the configuration as the other commands do (notifier/cli.py cannot be imported from
+here: it imports this). The functions underneath take `now`; only these commands read
+the clock.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.console import Console
+from sqlalchemy import Connection
+
+from notifier.config import Settings, load_settings
+from notifier.config.loading import find_config_path
+from notifier.config.option import ConfigOption
+from notifier.db import schema
+from notifier.db.engine import make_engine, read_transaction, write_transaction
+from notifier.errors import ConfigError, NotifierError
+from notifier.ops.promises import callback_view, callbacks_text, figures_json, figures_text
+from notifier.ops.store import Which, callbacks, day_figures
+from notifier.rebooking.promise_store import mark_callback_done
+from notifier.rebooking.promises import CallbackRefusedError, check_call
+from notifier.vocabulary import PromiseState
+
+callbacks_app = typer.Typer(help="The callbacks recipients booked: list them, mark one done.")
+err = Console(stderr=True, highlight=False)
+T = TypeVar("T")
+
+DayOption = Annotated[
+    datetime | None,
+    typer.Option("--date", formats=["%Y-%m-%d"], help="Day of the windows (default: today)."),
+]
+DepotOption = Annotated[str | None, typer.Option(help="Only this depot's code.")]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(find_config_path(config, os.environ))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]error[/red] {problem}", markup=True, soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"error: {message}", soft_wrap=True, markup=False)
+    return typer.Exit(2)
+
+
+def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: bool) -> T:
+    """`work(connection)` in one transaction on a database whose schema is current."""
+    engine = make_engine(settings.database.url)
+    try:
+        schema.ensure_current(engine)
+        transaction = write_transaction if write else read_transaction
+        with transaction(engine) as connection:
+            return work(connection)
+    except NotifierError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+@callbacks_app.callback(invoke_without_command=True)
+def list_callbacks(
+    ctx: typer.Context,
+    day: DayOption = None,
+    depot: DepotOption = None,
+    due: Annotated[bool, typer.Option("--due", help="Only those not made yet.")] = False,
+    overdue: Annotated[
+        bool,
+        typer.Option(
+            "--overdue",
+            help="Only those not made by the end of their window (any day unless --date).",
+        ),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """List a day's callbacks: when, whom to call, about which parcel.
+
+    Windows are in company time; each callback shows the number to call, the parcel and
+    its missed delivery, and what came of the parcel's earlier callbacks.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if due and overdue:
+        raise _fail("--due and --overdue: give one of them")
+    settings = _settings(config)
+    now = datetime.now(UTC)
+    which: Which = "overdue" if overdue else "due" if due else "all"
+    chosen: date | None = day.date() if day is not None else None
+    if chosen is None and not overdue:
+        chosen = now.astimezone(ZoneInfo(settings.company.timezone)).date()
+    found = _on_database(
+        settings,
+        lambda connection: callbacks(
+            connection, day=chosen, depot=depot, which=which, settings=settings, now=now
+        ),
+        write=False,
+    )
+    views = [callback_view(entry, settings=settings, now=now) for entry in found]
+    typer.echo(callbacks_text(views), nl=False)
+    count = f"{len(views)} callback{'' if len(views) == 1 else 's'}"
+    kind = {"all": "", "due": " still to make", "overdue": " overdue"}[which]
+    when = f" on {chosen.isoformat()}" if chosen else ""
+    where = f" at depot {depot}" if depot else ""
+    late = "" if which == "overdue" else f", {sum(view.overdue for view in views)} overdue"
+    err.print(f"{count}{kind}{when}{where}{late}", markup=False)
+
+
+@callbacks_app.command("done")
+def mark_done(
+    promise_id: Annotated[str, typer.Argument(metavar="ID", help="The callback's number (#).")],
+    by: Annotated[str, typer.Option("--by", help="Who made the call.")],
+    outcome: Annotated[str, typer.Option(help="reached, no_answer or wrong_number.")] = "reached",
+    note: Annotated[str | None, typer.Option(help="What was said or agreed.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Mark a callback made: who, now, and what came of it.
+
+    Inside its window the callback is kept; after it, broken and then kept.
+    """
+    try:
+        number = int(promise_id)
+    except ValueError:
+        raise _fail(f"ID: must be a callback's number, not {promise_id!r}") from None
+    try:
+        call = check_call(by, outcome, note)
+    except CallbackRefusedError as exc:
+        raise _fail(str(exc)) from exc
+    settings = _settings(config)
+    now = datetime.now(UTC)
+    state = _on_database(
+        settings,
+        lambda connection: mark_callback_done(connection, number, call=call, now=now),
+        write=True,
+    )
+    verdict = "kept" if state is PromiseState.KEPT else "broken, then kept: after its window"
+    typer.echo(f"callback {number} done by {call.by}: {call.outcome.value} ({verdict})")
+
+
+def promises(
+    day: Annotated[
+        datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Day of the windows.")
+    ],
+    depot: DepotOption = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text (a table) or json (an array).")
+    ] = "text",
+    config: ConfigOption = None,
+) -> None:
+    """Print a day's promises per depot and kind: kept, broken, late, open, excused.
+
+    A promise counts on the day its window starts (company time); `late` are the broken
+    ones kept afterwards, counted in `broken` too.
+    """
+    if output_format not in ("text", "json"):
+        raise _fail(f"--format must be text or json, not {output_format!r}")
+    settings = _settings(config)
+    found = _on_database(
+        settings,
+        lambda connection: day_figures(connection, day=day.date(), depot=depot, settings=settings),
+        write=False,
+    )
+    typer.echo(figures_text(found) if output_format == "text" else figures_json(found), nl=False)
