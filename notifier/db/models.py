@@ -80,7 +80,11 @@ class ContactPointRow(SQLModel, table=True):
     """A way to reach a shipment's recipient; invalid ones are kept with the reason."""
 
     __tablename__ = "contact_points"
-    __table_args__ = (UniqueConstraint("shipment_id", "kind", "value", name="uq_contact_point"),)
+    __table_args__ = (
+        UniqueConstraint("shipment_id", "kind", "value", name="uq_contact_point"),
+        # An SMS that comes in names only its sender: its parcels are found by the number.
+        Index("ix_contact_points_kind_value", "kind", "value"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     shipment_id: int = Field(foreign_key="shipments.id", index=True)
