@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 from threading import Lock
 from typing import TYPE_CHECKING
 
+from notifier.rebooking import promise_watch
+
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from notifier.config import Settings
     from notifier.ingest.demo import DemoFeed
     from notifier.sending.dispatch import Dispatcher
     from notifier.sending.reconcile import Reconciler
@@ -66,6 +71,29 @@ def reconcile_receipts(reconciler: Reconciler) -> None:
         log.warning("receipts: no final status after the last check, left sent: rows %s", rows)
     if stats.asked:
         log.info("receipts: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))
+
+
+def watch_promises(engine: Engine, settings: Settings) -> None:
+    """Settle the promises whose window has ended; a broken one queues its apology and
+    the depot's alert, once, however many workers run this."""
+    try:
+        stats = promise_watch.watch_promises(engine, settings=settings, now=datetime.now(UTC))
+    except Exception:
+        # Nothing is lost: the promises stay open and the next round (or worker) takes them.
+        log.exception("promise watch failed")
+        return
+    if stats.no_contact:
+        rows = ", ".join(str(promise_id) for promise_id in stats.no_contact)
+        log.warning("promises: broken with no usable contact for an apology: %s", rows)
+    if stats.settled or stats.escalations:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(stats.settled.items())) or "none settled"
+        log.info(
+            "promises: %s; %d apologies, %d alerts, %d escalations",
+            counts,
+            stats.apologies,
+            stats.alerts,
+            stats.escalations,
+        )
 
 
 def feed_demo(feed: DemoFeed) -> None:

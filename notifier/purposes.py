@@ -31,6 +31,12 @@ class Purpose(StrEnum):
     # The SMS after a missed delivery's own that numbers what a reply books
     # (rebooking.sms_reply_menu); it answers the same event, by SMS only.
     REPLY_OPTIONS = "reply_options"
+    # A broken promise (the row's rebooking_id or status_event_id is the promise's own):
+    # the recipient's apology and the depot's alert, once each (rebooking/promise_watch.py).
+    PROMISE_APOLOGY = "promise_apology"
+    PROMISE_ALERT = "promise_alert"
+    # A broken callback still not made after promises.escalate_after_hours: the supervisor.
+    PROMISE_ESCALATION = "promise_escalation"
 
     @property
     def reminder(self) -> Purpose:
@@ -52,4 +58,10 @@ REMINDER_OF = {purpose: Purpose(f"{purpose.value}_reminder") for purpose in RULE
 PURPOSE_BY_VALUE = {purpose.value: purpose for purpose in Purpose}
 # Mail to the courier's own staff (the depot acts on a dispute), not to a recipient: it
 # carries no unsubscribe link, and no recipient's opt-out of the same address holds it back.
-TO_THE_COMPANY = frozenset({Purpose.DISPUTE_FORWARD})
+TO_THE_COMPANY = frozenset(
+    {Purpose.DISPUTE_FORWARD, Purpose.PROMISE_ALERT, Purpose.PROMISE_ESCALATION}
+)
+# About a broken promise: what they say holds whatever the parcel or the recipient did since.
+ABOUT_A_PROMISE = frozenset(
+    {Purpose.PROMISE_APOLOGY, Purpose.PROMISE_ALERT, Purpose.PROMISE_ESCALATION}
+)

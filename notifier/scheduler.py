@@ -26,6 +26,8 @@ HEARTBEAT_SECONDS = 10
 # Receipts are overdue after tens of minutes (channels.sms.receipt_deadline_minutes): a
 # round every few minutes finds them soon enough, and costs one indexed query when none is.
 RECONCILE_SECONDS = 300
+# Windows end on the hour or half hour; a minute late is soon enough for an apology.
+PROMISE_WATCH_SECONDS = 60
 
 
 class NotifierScheduler:
@@ -104,6 +106,13 @@ def build_scheduler(
         seconds=RECONCILE_SECONDS,
         args=[reconciler or build_reconciler(settings, engine)],
         id="reconcile",
+    )
+    scheduler.add_job(
+        jobs.watch_promises,
+        "interval",
+        seconds=PROMISE_WATCH_SECONDS,
+        args=[engine, settings],
+        id="promise_watch",
     )
     if demo is not None:
         scheduler.add_job(

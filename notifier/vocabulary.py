@@ -94,6 +94,7 @@ class PromiseExcuse(StrEnum):
     REPLACED = "replaced"  # the recipient made a newer choice
     REBOOKED = "rebooked"  # a slot or pickup chosen instead of the announced attempt
     DELIVERED = "delivered"  # the parcel arrived before a callback's window ended
+    ATTEMPTED = "attempted"  # the courier came in the window and found nobody in
 
 
 class CallbackOutcome(StrEnum):

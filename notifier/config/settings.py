@@ -350,6 +350,16 @@ class Secrets(BaseModel):
         )
 
 
+class Promises(_Section):
+    """What the promise watch does when a broken callback is still not made."""
+
+    # Unset: a broken callback's depot alert is the only one.
+    supervisor_email: EmailAddress | None = None
+    # Hours after a callback's window ended, with the call still not marked made, before
+    # the supervisor hears of it (once).
+    escalate_after_hours: int = Field(default=4, ge=1, le=72)
+
+
 class Settings(_Section):
     company: Company
     database: Database = Database()
@@ -367,6 +377,7 @@ class Settings(_Section):
     links: Links = Links()
     rebooking: Rebooking = Rebooking()
     slips: Slips = Slips()
+    promises: Promises = Promises()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @property

@@ -61,6 +61,14 @@ class Window:
     end: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Promised:
+    """What a message about a promise says was promised: its kind and window."""
+
+    kind: PromiseKind
+    window: Window
+
+
 def day_window(day: date, window: str | None, settings: Settings) -> Window:
     """A day's "HH:MM-HH:MM" in company time; the whole day without one (or with a
     carrier's window that ends before it starts)."""

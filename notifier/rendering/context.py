@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +23,7 @@ from notifier.rebooking.choices import (
     lock_moment,
     locked_since,
 )
+from notifier.rebooking.promises import Promised
 from notifier.rebooking.sms_menu import menu_options, open_options
 from notifier.shipments import ShipmentRecord
 from notifier.untrusted import inert
@@ -155,10 +156,12 @@ def build_context(
     locale: str,
     now: datetime,
     booking: Booked | None = None,
+    promise: Promised | None = None,
 ) -> dict[str, Any]:
     """Everything a template may use; dates already in the recipient's words. Pure.
 
-    `booking` is the recipient's rebooking choice that a confirmation talks about.
+    `booking` is the recipient's rebooking choice that a confirmation talks about;
+    `promise` the broken promise an apology or a depot's alert talks about.
     """
     tz = ZoneInfo(settings.company.timezone)
     local = facts.occurred_at.astimezone(tz)
@@ -211,6 +214,7 @@ def build_context(
         "choose_by": _say_moment(choose_by, locale, day_long, tz),
         "choose_by_short": _say_moment(choose_by, locale, day_short, tz),
         "booking": _booking(booking, facts, settings, locale) if booking else None,
+        "promise": _promise(promise, tz, locale) if promise else None,
         # What a reply's digit books after a missed delivery (rebooking/sms_menu.py).
         "reply_options": _reply_options(facts, settings, locale, now) if can_choose else [],
     }
@@ -314,6 +318,27 @@ def _booking(booked: Booked, facts: ParcelFacts, settings: Settings, locale: str
             format_time(until.astimezone(tz), "HH:mm", locale=locale) if until else None
         ),
         "manage_url": facts.rebooking_url,
+    }
+
+
+def _promise(promise: Promised, tz: ZoneInfo, locale: str) -> dict[str, Any]:
+    """What was promised in company time: its day, and its hours unless it was the whole
+    day ("mer 2/12, 09:00–12:00"; a window ending at midnight ends at "24:00")."""
+    start, end = promise.window.start.astimezone(tz), promise.window.end.astimezone(tz)
+    whole_day = start.time() == time(0) and end.time() == time(0) and end > start
+    hours = None
+    if not whole_day:
+        last = "24:00" if end.time() == time(0) else format_time(end, "HH:mm", locale=locale)
+        hours = f"{format_time(start, 'HH:mm', locale=locale)}–{last}"
+    day_said = day_long(start.date(), locale)
+    short = day_short(start.date(), locale)
+    return {
+        "kind": str(promise.kind),
+        "day": day_said,
+        "day_short": short,
+        "hours": hours,
+        "when": f"{day_said}, {hours}" if hours else day_said,
+        "when_short": f"{short}, {hours}" if hours else short,
     }
 
 

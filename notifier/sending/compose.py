@@ -17,6 +17,7 @@ from notifier.outbox.rows import ClaimedRow
 from notifier.purposes import TO_THE_COMPANY
 from notifier.rebooking.choices import Booked
 from notifier.rebooking.links import Link
+from notifier.rebooking.promises import Promised
 from notifier.rendering.context import (
     ParcelFacts,
     build_context,
@@ -47,17 +48,24 @@ def compose(
     templates: Environment,
     now: datetime,
     unsubscribe_url: str | None = None,
+    promise: Promised | None = None,
 ) -> Composed:
     """Render the row as it should read now. Raises TemplateMissingError or a Jinja error.
 
     `contacts` are the shipment's as the tick read them, oldest first; `unsubscribe_url`
-    is the recipient address's, carried only when `offers_unsubscribe` says so.
+    is the recipient address's, carried only when `offers_unsubscribe` says so;
+    `promise` is what a row about a broken promise names.
     """
     # Rows are written in a shipped language; one stored before that rule existed still
     # renders in one rather than failing on a template that is not there.
     language = language_for(message.locale, settings.company.default_locale)
     context = build_context(
-        _facts(shipment, event, link), settings=settings, locale=language, now=now, booking=booking
+        _facts(shipment, event, link),
+        settings=settings,
+        locale=language,
+        now=now,
+        booking=booking,
+        promise=promise,
     )
     # For the depot's messages (a dispute to act on): the depot calls, so an SMS opt-out
     # does not hide the number.

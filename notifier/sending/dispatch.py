@@ -151,6 +151,7 @@ class Dispatcher:
                 templates=self.templates,
                 now=now,
                 unsubscribe_url=unsubscribe_urls.get(message.recipient),
+                promise=reads.promises.get(message.id),
             )
         except (NotifierError, TemplateError) as exc:
             # A broken template is ops' to fix; retrying keeps the message until they do.

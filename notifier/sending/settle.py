@@ -14,7 +14,7 @@ from enum import StrEnum
 from notifier.config import Settings
 from notifier.notify.rules import effective_rule, first_usable
 from notifier.outbox.rows import ClaimedRow
-from notifier.purposes import REMINDER_OF, TO_THE_COMPANY, Purpose
+from notifier.purposes import ABOUT_A_PROMISE, REMINDER_OF, TO_THE_COMPANY, Purpose
 from notifier.rebooking.choices import Booked
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.vocabulary import (
@@ -23,6 +23,7 @@ from notifier.vocabulary import (
     Channel,
     ContactPoint,
     OutboxState,
+    Status,
 )
 
 
@@ -96,8 +97,13 @@ def stale_because(
     a dispute whatever the recipient chose after it. A reminder to choose, or a "we missed
     you, choose" still waiting for the morning, is stale once the recipient has chosen
     (`choice`, the shipment's current one) after the event it answers: it would contradict
-    the booking.
+    the booking. A broken promise's apology and alert stay true whatever came after; an
+    apology still waiting (for the morning) is stale only once the parcel is delivered.
     """
+    if message.purpose in ABOUT_A_PROMISE:
+        if message.purpose == Purpose.PROMISE_APOLOGY and shipment.status == Status.DELIVERED:
+            return "stale: the parcel has been delivered since"
+        return None
     if message.rebooking_id is not None:
         dispute = message.purpose == Purpose.DISPUTE_FORWARD
         if booking is None:

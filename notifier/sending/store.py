@@ -4,23 +4,25 @@ links and bookings, in one read transaction."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from notifier.config import Settings
 from notifier.db.bulk import Bulk, one_of
 from notifier.db.contacts import stored_contacts
 from notifier.db.engine import read_transaction
-from notifier.db.tables import EVENTS, LINKS, REBOOKINGS, SHIPMENTS
+from notifier.db.tables import EVENTS, LINKS, PROMISES, REBOOKINGS, SHIPMENTS
 from notifier.outbox import store as outbox
 from notifier.outbox.rows import ClaimedRow
+from notifier.purposes import ABOUT_A_PROMISE
 from notifier.rebooking.choices import Booked
 from notifier.rebooking.links import Link, live_links
+from notifier.rebooking.promises import Promised, Window
 from notifier.rebooking.store import booked_from_row
 from notifier.shipments import EventRecord, ShipmentRecord
-from notifier.vocabulary import CHANNEL_CONTACT, ContactPoint
+from notifier.vocabulary import CHANNEL_CONTACT, ContactPoint, PromiseKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,8 @@ class TickReads:
     choices: Mapping[int, Booked]  # per shipment: the recipient's current choice
     # Per booking: the missed delivery its link stood for, what a dispute is about.
     booked_attempts: Mapping[int, EventRecord]
+    # Per outbox row about a broken promise: what was promised.
+    promises: Mapping[int, Promised] = field(default_factory=dict)
 
 
 def read_tick(
@@ -91,6 +95,7 @@ def read_tick(
                 .order_by(REBOOKINGS.c.id)
             ).mappings()
         }
+        promises = _promises(connection, [m for m in claimed if m.purpose in ABOUT_A_PROMISE])
         contacts = stored_contacts(Bulk(connection), shipment_ids)
         # A fallback turns to the shipment's other contacts: their opt-outs count too, or
         # a refused SMS would queue an email to an address that unsubscribed.
@@ -112,4 +117,39 @@ def read_tick(
             bookings=bookings,
             choices=choices,
             booked_attempts=booked_attempts,
+            promises=promises,
         )
+
+
+def _promises(connection: Connection, about: Sequence[ClaimedRow]) -> dict[int, Promised]:
+    """What each row about a promise names: a promise comes from one booking (which
+    promises one thing) or one event (its announced next attempt), as the row does."""
+    if not about:
+        return {}
+    bookings = {m.rebooking_id for m in about if m.rebooking_id is not None}
+    events = {m.status_event_id for m in about if m.status_event_id is not None}
+    by_booking: dict[int, Promised] = {}
+    by_event: dict[int, Promised] = {}
+    for row in connection.execute(
+        select(PROMISES).where(
+            or_(
+                one_of(connection, PROMISES.c.rebooking_id, bookings),
+                one_of(connection, PROMISES.c.status_event_id, events),
+            )
+        )
+    ):
+        promised = Promised(PromiseKind(row.kind), Window(row.window_start, row.window_end))
+        if row.rebooking_id is not None:
+            by_booking[row.rebooking_id] = promised
+        else:
+            by_event[row.status_event_id] = promised
+    found = {}
+    for m in about:
+        promised_for = (
+            by_booking.get(m.rebooking_id)
+            if m.rebooking_id is not None
+            else by_event.get(m.status_event_id or -1)
+        )
+        if promised_for is not None:
+            found[m.id] = promised_for
+    return found
