@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, Label, Table, and_, func, or_, select
 
 from notifier.config import Settings
 from notifier.db.bulk import one_of
@@ -32,21 +32,27 @@ from notifier.vocabulary import (
 
 # Choices that change what happens at the shipment's next attempt, not a day of their own.
 _AT_NEXT_ATTEMPT = (RebookOption.PICKUP, RebookOption.NEIGHBOUR, RebookOption.SAFE_PLACE)
-# The newest valid phone of the row's shipment, within the list's one query (the rule of
-# rules.first_usable, SMS opt-outs aside: the depot calls, it does not text).
-_PHONE = (
-    select(CONTACTS.c.value)
-    .where(
-        CONTACTS.c.shipment_id == SHIPMENTS.c.id,
-        CONTACTS.c.kind == ContactKind.PHONE,
-        CONTACTS.c.valid.is_(True),
+
+
+def _newest_valid_phone(shipment_id: Any, table: Table, label: str) -> Label[Any]:
+    """The newest valid phone of the row's shipment, within the list's one query (the rule
+    of rules.first_usable, SMS opt-outs aside: the depot calls, it does not text)."""
+    return (
+        select(CONTACTS.c.value)
+        .where(
+            CONTACTS.c.shipment_id == shipment_id,
+            CONTACTS.c.kind == ContactKind.PHONE,
+            CONTACTS.c.valid.is_(True),
+        )
+        .order_by(CONTACTS.c.id.desc())
+        .limit(1)
+        .correlate(table)
+        .scalar_subquery()
+        .label(label)
     )
-    .order_by(CONTACTS.c.id.desc())
-    .limit(1)
-    .correlate(SHIPMENTS)
-    .scalar_subquery()
-    .label("recipient_phone")
-)
+
+
+_PHONE = _newest_valid_phone(SHIPMENTS.c.id, SHIPMENTS, "recipient_phone")
 
 
 def depot_bookings(
@@ -172,19 +178,7 @@ Which = Literal["all", "due", "overdue"]
 
 _UNSETTLED = tuple(str(s) for s in UNSETTLED)
 # The newest valid phone of the promise's shipment (the same rule as the bookings list's).
-_CALLBACK_PHONE = (
-    select(CONTACTS.c.value)
-    .where(
-        CONTACTS.c.shipment_id == PROMISES.c.shipment_id,
-        CONTACTS.c.kind == ContactKind.PHONE,
-        CONTACTS.c.valid.is_(True),
-    )
-    .order_by(CONTACTS.c.id.desc())
-    .limit(1)
-    .correlate(PROMISES)
-    .scalar_subquery()
-    .label("phone")
-)
+_CALLBACK_PHONE = _newest_valid_phone(PROMISES.c.shipment_id, PROMISES, "phone")
 
 
 def day_bounds(day: date, settings: Settings) -> tuple[datetime, datetime]:
