@@ -350,6 +350,10 @@ class PromiseRow(SQLModel, table=True):
         # and the callbacks list select by the window's start.
         Index("ix_promises_state_window_end", "state", "window_end"),
         Index("ix_promises_window_start", "window_start"),
+        # A message about a promise finds it by its source alone (sending/store.py): the
+        # unique indexes lead with the kind, which the message does not know.
+        Index("ix_promises_rebooking_id", "rebooking_id"),
+        Index("ix_promises_status_event_id", "status_event_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -7,8 +7,10 @@ it broken with `kept_at` set ("broken, then kept"). The SQL is in promise_store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from notifier.config import Settings
@@ -17,6 +19,8 @@ from notifier.rebooking.choices import Choice, attempt_day, change_until, offere
 from notifier.shipments import ShipmentRecord
 from notifier.vocabulary import (
     CallbackOutcome,
+    Channel,
+    OutboxState,
     PromiseExcuse,
     PromiseKind,
     PromiseState,
@@ -61,12 +65,63 @@ class Window:
     end: datetime
 
 
+class Told(StrEnum):
+    """Whether the recipient has heard of a broken promise, as the depot's alert says."""
+
+    TOLD = "told"  # the apology has gone, or is going now
+    WAITING = "waiting"  # the apology is held for the morning (quiet hours)
+    NOT_TOLD = "not_told"  # no usable address, opted out, or it could not be delivered
+
+
+@dataclass(frozen=True, slots=True)
+class Apology:
+    """The recipient's apology for a promise, as its outbox row stands."""
+
+    told: Told
+    channel: Channel | None = None
+    due_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Promised:
     """What a message about a promise says was promised: its kind and window."""
 
     kind: PromiseKind
     window: Window
+    # A callback's call, once staff record it: it may come after the window, before the
+    # apology (held for the morning) or the alert has gone.
+    done_at: datetime | None = None
+    outcome: CallbackOutcome | None = None
+    # For the depot's alert and the supervisor's escalation: whether the recipient knows.
+    apology: Apology | None = None
+
+
+_NOT_TOLD = frozenset(
+    {
+        OutboxState.FAILED,
+        OutboxState.DEAD,
+        OutboxState.SUPPRESSED,
+        OutboxState.CANCELLED,
+        OutboxState.UNDELIVERED,
+    }
+)
+
+
+def apology_news(rows: Sequence[tuple[str, str, datetime]], *, now: datetime) -> Apology:
+    """What the recipient's apology rows (channel, state, due_at) mean for the depot now.
+
+    An SMS that failed may have fallen back to an email: the row that tells most counts.
+    """
+    best = Apology(Told.NOT_TOLD)
+    for channel, state, due_at in rows:
+        if OutboxState(state) in _NOT_TOLD:
+            continue
+        waiting = OutboxState(state) is OutboxState.PENDING and due_at > now
+        if not waiting:
+            return Apology(Told.TOLD, Channel(channel), due_at)
+        if best.told is Told.NOT_TOLD or (best.due_at is not None and due_at < best.due_at):
+            best = Apology(Told.WAITING, Channel(channel), due_at)
+    return best
 
 
 def day_window(day: date, window: str | None, settings: Settings) -> Window:

@@ -23,7 +23,7 @@ from notifier.rebooking.choices import (
     lock_moment,
     locked_since,
 )
-from notifier.rebooking.promises import Promised
+from notifier.rebooking.promises import Apology, Promised
 from notifier.rebooking.sms_menu import menu_options, open_options
 from notifier.shipments import ShipmentRecord
 from notifier.untrusted import inert
@@ -202,6 +202,7 @@ def build_context(
         ),
         "depot": _place(_find(settings.depots, facts.depot), locale),
         "pickup_point": _place(_find(settings.pickup_points, facts.pickup_point), locale),
+        "waiting_at": _place(_waiting_at(facts, settings), locale),
         "rebooking_url": facts.rebooking_url,
         # Where a short code is typed by hand: the rebooking base without a token.
         "rebooking_entry": rebooking_entry(settings),
@@ -214,7 +215,7 @@ def build_context(
         "choose_by": _say_moment(choose_by, locale, day_long, tz),
         "choose_by_short": _say_moment(choose_by, locale, day_short, tz),
         "booking": _booking(booking, facts, settings, locale) if booking else None,
-        "promise": _promise(promise, tz, locale) if promise else None,
+        "promise": _promise(promise, facts, tz, locale) if promise else None,
         # What a reply's digit books after a missed delivery (rebooking/sms_menu.py).
         "reply_options": _reply_options(facts, settings, locale, now) if can_choose else [],
     }
@@ -321,9 +322,10 @@ def _booking(booked: Booked, facts: ParcelFacts, settings: Settings, locale: str
     }
 
 
-def _promise(promise: Promised, tz: ZoneInfo, locale: str) -> dict[str, Any]:
+def _promise(promise: Promised, facts: ParcelFacts, tz: ZoneInfo, locale: str) -> dict[str, Any]:
     """What was promised in company time: its day, and its hours unless it was the whole
-    day ("mer 2/12, 09:00–12:00"; a window ending at midnight ends at "24:00")."""
+    day ("mer 2/12, 09:00–12:00"; a window ending at midnight ends at "24:00"); what
+    happens next (a next attempt announced for a later day); whether the recipient knows."""
     start, end = promise.window.start.astimezone(tz), promise.window.end.astimezone(tz)
     whole_day = start.time() == time(0) and end.time() == time(0) and end > start
     hours = None
@@ -332,6 +334,8 @@ def _promise(promise: Promised, tz: ZoneInfo, locale: str) -> dict[str, Any]:
         hours = f"{format_time(start, 'HH:mm', locale=locale)}–{last}"
     day_said = day_long(start.date(), locale)
     short = day_short(start.date(), locale)
+    attempt = facts.next_attempt_date
+    later = facts if attempt is not None and attempt > start.date() else None
     return {
         "kind": str(promise.kind),
         "day": day_said,
@@ -339,6 +343,22 @@ def _promise(promise: Promised, tz: ZoneInfo, locale: str) -> dict[str, Any]:
         "hours": hours,
         "when": f"{day_said}, {hours}" if hours else day_said,
         "when_short": f"{short}, {hours}" if hours else short,
+        # The broken window is no news: only an attempt announced after it is.
+        "then_next_attempt": later is not None,
+        "next_attempt": _next_attempt(later, locale, day_long) if later else None,
+        "next_attempt_short": _next_attempt(later, locale, day_short) if later else None,
+        **_told(promise.apology, tz, locale),
+    }
+
+
+def _told(apology: Apology | None, tz: ZoneInfo, locale: str) -> dict[str, Any]:
+    """For the depot: told (by sms or email), waiting (until when), or not told."""
+    if apology is None:
+        return {"told": None, "told_by": None, "told_at": None}
+    return {
+        "told": str(apology.told),
+        "told_by": str(apology.channel) if apology.channel else None,
+        "told_at": _say_moment(apology.due_at, locale, day_long, tz),
     }
 
 
@@ -353,6 +373,16 @@ def _next_attempt(facts: ParcelFacts, locale: str, say: Callable[[date, str], st
 
 def _find(places: list[Any], code: str | None) -> Place | None:
     return next((p for p in places if p.code == code), None) if code else None
+
+
+def _waiting_at(facts: ParcelFacts, settings: Settings) -> Place | None:
+    """Where a held parcel waits: its pickup point, else its depot. A pickup point the
+    configuration does not know names no place: the depot would be a wrong address."""
+    if facts.pickup_point:
+        return _find(settings.pickup_points, facts.pickup_point) or _find(
+            settings.depots, facts.pickup_point
+        )
+    return _find(settings.depots, facts.depot)
 
 
 def _place(place: Place | None, locale: str) -> dict[str, Any] | None:

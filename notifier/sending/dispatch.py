@@ -131,6 +131,7 @@ class Dispatcher:
             event=event,
             booking=booking,
             choice=reads.choices.get(message.shipment_id),
+            promise=reads.promises.get(message.id),
             opted_out=reads.opted_out,
             settings=self.settings,
         )

@@ -16,10 +16,12 @@ from notifier.notify.rules import effective_rule, first_usable
 from notifier.outbox.rows import ClaimedRow
 from notifier.purposes import ABOUT_A_PROMISE, REMINDER_OF, TO_THE_COMPANY, Purpose
 from notifier.rebooking.choices import Booked
+from notifier.rebooking.promises import Promised
 from notifier.shipments import EventRecord, ShipmentRecord
 from notifier.vocabulary import (
     CHANNEL_CONTACT,
     TERMINAL_STATUSES,
+    CallbackOutcome,
     Channel,
     ContactPoint,
     OutboxState,
@@ -44,6 +46,7 @@ class SettleOutcome(StrEnum):
 _ASKS_TO_CHOOSE = frozenset({Purpose.MISSED_DELIVERY, Purpose.REPLY_OPTIONS, *REMINDER_OF.values()})
 # Messages with no fallback: options a reply books mean nothing by email.
 _SMS_ONLY = frozenset({Purpose.REPLY_OPTIONS})
+_REMINDERS = frozenset(REMINDER_OF.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ def before_sending(
     event: EventRecord | None,
     booking: Booked | None,
     choice: Booked | None = None,
+    promise: Promised | None = None,
     opted_out: Collection[tuple[str, str]],
     settings: Settings,
 ) -> Verdict | None:
@@ -69,7 +73,13 @@ def before_sending(
         # Claimed again and again without an outcome: a worker dies on it each time.
         return Verdict(OutboxState.DEAD, "gave up: no outcome recorded")
     stale = stale_because(
-        message, shipment=shipment, event=event, booking=booking, choice=choice, settings=settings
+        message,
+        shipment=shipment,
+        event=event,
+        booking=booking,
+        choice=choice,
+        promise=promise,
+        settings=settings,
     )
     if stale:
         return Verdict(OutboxState.CANCELLED, stale)
@@ -85,6 +95,7 @@ def stale_because(
     event: EventRecord | None,
     booking: Booked | None,
     choice: Booked | None = None,
+    promise: Promised | None = None,
     settings: Settings,
 ) -> str | None:
     """Why the message no longer fits, if it does not.
@@ -97,12 +108,23 @@ def stale_because(
     a dispute whatever the recipient chose after it. A reminder to choose, or a "we missed
     you, choose" still waiting for the morning, is stale once the recipient has chosen
     (`choice`, the shipment's current one) after the event it answers: it would contradict
-    the booking. A broken promise's apology and alert stay true whatever came after; an
-    apology still waiting (for the morning) is stale only once the parcel is delivered.
+    the booking. A broken promise's apology and alert stay true whatever came after, but
+    for two things: an apology still waiting (for the morning) is stale once the parcel is
+    delivered, or once a late callback reached the recipient; the depot's alert and the
+    supervisor's escalation are stale once the late callback is recorded (`promise`).
+    A reminder is true only while its event is still the shipment's current status.
     """
     if message.purpose in ABOUT_A_PROMISE:
-        if message.purpose == Purpose.PROMISE_APOLOGY and shipment.status == Status.DELIVERED:
+        apology = message.purpose == Purpose.PROMISE_APOLOGY
+        if apology and shipment.status == Status.DELIVERED:
             return "stale: the parcel has been delivered since"
+        if promise is not None and promise.done_at is not None:
+            # The call was made late: staff need no alert for it, and a recipient who
+            # was reached needs no apology for a call they have had.
+            if not apology:
+                return "stale: the callback has been made since"
+            if promise.outcome is CallbackOutcome.REACHED:
+                return "stale: the recipient has been called since"
         return None
     if message.rebooking_id is not None:
         dispute = message.purpose == Purpose.DISPUTE_FORWARD
@@ -118,6 +140,15 @@ def stale_because(
         and choice.created_at >= event.occurred_at
     ):
         return "stale: the recipient has chosen since"
+    if (
+        event is not None
+        and message.purpose in _REMINDERS
+        and (shipment.status != event.status or shipment.status_occurred_at > event.occurred_at)
+    ):
+        # A reminder repeats what its event said ("still waiting at ..."); once any later
+        # event has moved the parcel on (even an in-between status, or a second attempt
+        # with its own reminder) it would say something no longer true.
+        return f"stale: a newer {shipment.status} event has replaced it"
     if event is None or shipment.status == event.status:
         return None
     if shipment.status in TERMINAL_STATUSES or effective_rule(

@@ -13,16 +13,16 @@ from notifier.config import Settings
 from notifier.db.bulk import Bulk, one_of
 from notifier.db.contacts import stored_contacts
 from notifier.db.engine import read_transaction
-from notifier.db.tables import EVENTS, LINKS, PROMISES, REBOOKINGS, SHIPMENTS
+from notifier.db.tables import EVENTS, LINKS, OUTBOX, PROMISES, REBOOKINGS, SHIPMENTS
 from notifier.outbox import store as outbox
 from notifier.outbox.rows import ClaimedRow
-from notifier.purposes import ABOUT_A_PROMISE
+from notifier.purposes import ABOUT_A_PROMISE, Purpose
 from notifier.rebooking.choices import Booked
 from notifier.rebooking.links import Link, live_links
-from notifier.rebooking.promises import Promised, Window
+from notifier.rebooking.promises import Promised, Window, apology_news
 from notifier.rebooking.store import booked_from_row
 from notifier.shipments import EventRecord, ShipmentRecord
-from notifier.vocabulary import CHANNEL_CONTACT, ContactPoint, PromiseKind
+from notifier.vocabulary import CHANNEL_CONTACT, CallbackOutcome, ContactPoint, PromiseKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ def read_tick(
                 .order_by(REBOOKINGS.c.id)
             ).mappings()
         }
-        promises = _promises(connection, [m for m in claimed if m.purpose in ABOUT_A_PROMISE])
+        promises = _promises(connection, [m for m in claimed if m.purpose in ABOUT_A_PROMISE], now)
         contacts = stored_contacts(Bulk(connection), shipment_ids)
         # A fallback turns to the shipment's other contacts: their opt-outs count too, or
         # a refused SMS would queue an email to an address that unsubscribed.
@@ -121,13 +121,17 @@ def read_tick(
         )
 
 
-def _promises(connection: Connection, about: Sequence[ClaimedRow]) -> dict[int, Promised]:
+def _promises(
+    connection: Connection, about: Sequence[ClaimedRow], now: datetime
+) -> dict[int, Promised]:
     """What each row about a promise names: a promise comes from one booking (which
-    promises one thing) or one event (its announced next attempt), as the row does."""
+    promises one thing) or one event (its announced next attempt), as the row does; with
+    how its apology stands, which the depot's alert reports."""
     if not about:
         return {}
     bookings = {m.rebooking_id for m in about if m.rebooking_id is not None}
     events = {m.status_event_id for m in about if m.status_event_id is not None}
+    apologies = _apologies(connection, {m.shipment_id for m in about}, bookings, events)
     by_booking: dict[int, Promised] = {}
     by_event: dict[int, Promised] = {}
     for row in connection.execute(
@@ -138,7 +142,15 @@ def _promises(connection: Connection, about: Sequence[ClaimedRow]) -> dict[int, 
             )
         )
     ):
-        promised = Promised(PromiseKind(row.kind), Window(row.window_start, row.window_end))
+        promised = Promised(
+            PromiseKind(row.kind),
+            Window(row.window_start, row.window_end),
+            done_at=row.done_at,
+            outcome=CallbackOutcome(row.outcome) if row.outcome else None,
+            apology=apology_news(
+                apologies.get((row.rebooking_id, row.status_event_id), ()), now=now
+            ),
+        )
         if row.rebooking_id is not None:
             by_booking[row.rebooking_id] = promised
         else:
@@ -152,4 +164,31 @@ def _promises(connection: Connection, about: Sequence[ClaimedRow]) -> dict[int, 
         )
         if promised_for is not None:
             found[m.id] = promised_for
+    return found
+
+
+def _apologies(
+    connection: Connection, shipment_ids: set[int], bookings: set[int], events: set[int]
+) -> dict[tuple[int | None, int | None], list[tuple[str, str, datetime]]]:
+    """The apology rows of these promises' sources: (channel, state, due_at) per source.
+    By shipment first: the outbox's indexes lead with it."""
+    found: dict[tuple[int | None, int | None], list[tuple[str, str, datetime]]] = {}
+    for row in connection.execute(
+        select(
+            OUTBOX.c.rebooking_id,
+            OUTBOX.c.status_event_id,
+            OUTBOX.c.channel,
+            OUTBOX.c.state,
+            OUTBOX.c.due_at,
+        ).where(
+            one_of(connection, OUTBOX.c.shipment_id, shipment_ids),
+            OUTBOX.c.purpose == Purpose.PROMISE_APOLOGY,
+            or_(
+                one_of(connection, OUTBOX.c.rebooking_id, bookings),
+                one_of(connection, OUTBOX.c.status_event_id, events),
+            ),
+        )
+    ):
+        source = (row.rebooking_id, row.status_event_id)
+        found.setdefault(source, []).append((row.channel, row.state, row.due_at))
     return found

@@ -24,10 +24,11 @@ from notifier.templatecheck.samples import (
     Sample,
     confirmation_samples,
     message_samples,
+    promise_samples,
     proper_names,
     sample_shipment,
 )
-from notifier.templatecheck.served import Served, served_templates
+from notifier.templatecheck.served import PROMISE_TEMPLATES, Served, served_templates
 from notifier.templatecheck.sources import SourceText, TemplateFiles
 from notifier.vocabulary import Channel, Reason, Status
 
@@ -43,6 +44,8 @@ def languages(settings: Settings) -> list[str]:
 def samples_for(settings: Settings, served: Served) -> list[Sample]:
     if served.template == "dispute_forward":
         return confirmation_samples(settings, disputes_only=True)
+    if served.template in PROMISE_TEMPLATES:
+        return promise_samples(settings)
     if not served.cases:
         return confirmation_samples(settings)
     return [
@@ -53,13 +56,18 @@ def samples_for(settings: Settings, served: Served) -> list[Sample]:
 
 
 def _without_reason(sample: Sample) -> tuple[object, ...]:
-    return (replace(sample.facts, reason=None), sample.now, sample.booking)
+    return (replace(sample.facts, reason=None), sample.now, sample.booking, sample.promise)
 
 
 def message_context(settings: Settings, sample: Sample, *, language: str) -> dict[str, Any]:
     """A sample's context as sending/compose.py builds it for an outbox row."""
     context = build_context(
-        sample.facts, settings=settings, locale=language, now=sample.now, booking=sample.booking
+        sample.facts,
+        settings=settings,
+        locale=language,
+        now=sample.now,
+        booking=sample.booking,
+        promise=sample.promise,
     )
     phone = PHONE if sample.facts.recipient_name else None
     context["recipient"] = recipient_details(sample_shipment(sample.facts), phone=phone)
@@ -74,6 +82,7 @@ def context_shape(settings: Settings) -> dict[str, Shape]:
             settings, status=Status.DELIVERY_ATTEMPTED, reason=Reason.RECIPIENT_ABSENT
         ),
         *confirmation_samples(settings),
+        *promise_samples(settings),
     ]
     for language in languages(settings):
         for sample in samples:

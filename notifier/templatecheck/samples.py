@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 
 from notifier.config import Settings
 from notifier.rebooking.choices import Booked, Choice, callback_due
+from notifier.rebooking.promises import PROMISED_BY_CHOICE, Apology, Promised, Told, day_window
 from notifier.rendering.context import ParcelFacts
 from notifier.shipments import ShipmentRecord
 from notifier.urls import rebooking_link
-from notifier.vocabulary import Reason, RebookOption, Status
+from notifier.vocabulary import Channel, PromiseKind, Reason, RebookOption, Status
 
 RECIPIENTS = ("Maria Carmela Dell'Acqua-Ricciardi", "Niccolò Bartolomeo Fiorentino")
 SENDER = "Libreria Sant'Orsola di Giovanni e Figli"
@@ -48,6 +49,7 @@ class Sample:
     facts: ParcelFacts
     now: datetime
     booking: Booked | None = None
+    promise: Promised | None = None
 
 
 def _local(settings: Settings, day: date, hour: int, minute: int) -> datetime:
@@ -194,6 +196,46 @@ def confirmation_samples(settings: Settings, *, disputes_only: bool = False) -> 
                 facts = replace(facts, reason=None, rebooking_url=rebooking_link(settings, TOKEN))
             label = f"{what}, {status}, {situation[0]}"
             samples.append(Sample(label, facts, now, booked(settings, choice, now=now)))
+    return samples
+
+
+def promise_samples(settings: Settings) -> list[Sample]:
+    """Each kind of broken promise, told at once, held for the morning or not told at all,
+    with a later next attempt announced and without, a link to choose again and not."""
+    tz = ZoneInfo(settings.company.timezone)
+    window = day_window(BOOKED_DAY, settings.rebooking.callback_windows[-1], settings)
+    end = window.end.astimezone(tz)
+    told = [
+        ("told by SMS", Apology(Told.TOLD, Channel.SMS, end)),
+        (
+            "told in the morning",
+            Apology(
+                Told.WAITING, Channel.EMAIL, _local(settings, BOOKED_DAY + timedelta(days=1), 8, 0)
+            ),
+        ),
+        ("nobody to tell", Apology(Told.NOT_TOLD)),
+    ]
+    by_kind = {
+        kind: choice
+        for _, choice in choices(settings)
+        if (kind := PROMISED_BY_CHOICE.get(choice.kind))
+    }
+    samples = []
+    for kind in PromiseKind:
+        choice = by_kind.get(kind)
+        for index, (what, apology) in enumerate(told):
+            facts = base_facts(
+                settings, status=Status.DELIVERY_ATTEMPTED, reason=Reason.RECIPIENT_ABSENT
+            )
+            facts = replace(facts, occurred_at=_local(settings, ATTEMPT_DAY, 10, 49))
+            if index == 1:  # a later attempt is announced: the apology says when
+                later = BOOKED_DAY + timedelta(days=1)
+                facts = replace(facts, next_attempt_date=later, next_attempt_window="09:00-13:00")
+            if index == 2:
+                facts = replace(facts, recipient_name=None, rebooking_url=None, short_code=None)
+            promise = Promised(kind, window, apology=apology)
+            booking = booked(settings, choice, now=end) if choice is not None else None
+            samples.append(Sample(f"broken {kind}, {what}", facts, end, booking, promise))
     return samples
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from notifier.config import Settings
 from notifier.notify.rules import effective_rule
 from notifier.purposes import Purpose
+from notifier.rebooking.promise_watch import ALERT_TEMPLATE, APOLOGY_TEMPLATE, ESCALATION_TEMPLATE
 from notifier.rebooking.sms_menu import REPLY_OPTIONS_TEMPLATE
 from notifier.rebooking.store import CONFIRMATION_TEMPLATE, DISPUTE_TEMPLATE
 from notifier.vocabulary import Channel, Reason, Status
@@ -28,7 +29,8 @@ class Served:
 
 
 def served_templates(settings: Settings) -> dict[str, Served]:
-    """Every rule's template and reminder template, then the confirmation and the dispute."""
+    """Every rule's template and reminder template, then the confirmation, the dispute and
+    the messages about a broken promise."""
     found: dict[str, Served] = {}
 
     def serve(
@@ -54,7 +56,20 @@ def served_templates(settings: Settings) -> dict[str, Served]:
     found[DISPUTE_TEMPLATE] = Served(
         DISPUTE_TEMPLATE, [Channel.EMAIL], why="a disputed attempt forwarded to the depot"
     )
+    found[APOLOGY_TEMPLATE] = Served(
+        APOLOGY_TEMPLATE, [Channel.SMS, Channel.EMAIL], why="the apology for a broken promise"
+    )
+    found[ALERT_TEMPLATE] = Served(
+        ALERT_TEMPLATE, [Channel.EMAIL], why="the depot's alert of a broken promise"
+    )
+    if settings.promises.supervisor_email is not None:
+        found[ESCALATION_TEMPLATE] = Served(
+            ESCALATION_TEMPLATE, [Channel.EMAIL], why="promises.supervisor_email"
+        )
     return found
+
+
+PROMISE_TEMPLATES = frozenset({APOLOGY_TEMPLATE, ALERT_TEMPLATE, ESCALATION_TEMPLATE})
 
 
 def _numbers_options(settings: Settings, purpose: Purpose, channels: list[Channel]) -> bool:

@@ -256,6 +256,37 @@ def test_an_apology_due_at_23_waits_for_the_morning_and_the_alert_does_not(
     assert alert["due_at"] == late
 
 
+@pytest.mark.parametrize(
+    ("outcome", "apology"),
+    [("reached", "cancelled"), ("no_answer", "sent")],
+)
+def test_a_late_callback_cancels_what_it_makes_untrue(
+    watch: Watch, engine: Engine, outcome: str, apology: str
+) -> None:
+    watch.missed("RPLATECALL")
+    watch.choose("RPLATECALL", callback(TUESDAY))
+    watch.watch(at("2026-11-24T23:00:00+01:00"))  # the apology waits for 08:00
+    promise = watch.promise("RPLATECALL", "callback")
+    with write_transaction(engine) as connection:
+        call = check_call("Anna", outcome, None)
+        mark_callback_done(
+            connection, promise["id"], call=call, now=at("2026-11-24T23:10:00+01:00")
+        )
+    watch.dispatch(at("2026-11-24T23:11:00+01:00"))
+    watch.dispatch(at("2026-11-25T08:00:00+01:00"))
+    states = {r["purpose"]: (r["state"], r["last_error"]) for r in watch.followups()}
+    # Staff made the call: the depot's alert to make it would be untrue.
+    assert states["promise_alert"] == ("cancelled", "stale: the callback has been made since")
+    if apology == "cancelled":
+        assert states["promise_apology"] == (
+            "cancelled",
+            "stale: the recipient has been called since",
+        )
+    else:  # nobody answered: the recipient still had no call, and hears why
+        assert states["promise_apology"][0] == "sent"
+    assert watch.promise("RPLATECALL", "callback")["state"] == "broken"
+
+
 # Delivery windows ---------------------------------------------------------------------
 
 
@@ -343,6 +374,56 @@ def test_the_apology_and_alert_render_with_the_window_and_the_link(
     facts = ("RPWO RDS", "+39 333 123 4567", LONG_NAME, "Via Roma 1", "20121", ": 17", "14:00")
     for fact in facts:
         assert fact in body, fact
+    assert "ha ricevuto le nostre scuse per SMS, con il link per scegliere di nuovo" in body
+
+
+def test_the_alert_says_when_the_recipient_will_hear(watch: Watch) -> None:
+    watch.missed("RPNIGHTWORDS")
+    watch.choose("RPNIGHTWORDS", callback(TUESDAY))
+    late = at("2026-11-24T23:00:00+01:00")
+    watch.watch(late)
+    watch.dispatch(late)
+    apology, alert = watch.followups()
+    assert (apology["state"], alert["state"]) == ("pending", "sent")
+    assert "riceverà le nostre scuse per SMS mercoledì 25 novembre, 08:00" in alert["body"]
+
+
+def test_the_alert_says_when_nobody_could_tell_the_recipient(watch: Watch) -> None:
+    watch.missed("RPNOBODYTOLD", recipient={"name": "Giovanni Bianchi", "locale": "it"})
+    watch.choose("RPNOBODYTOLD", slot(WEDNESDAY))
+    end = at("2026-11-25T13:00:00+01:00")
+    stats = watch.watch(end)
+    watch.dispatch(end)
+    (alert,) = watch.followups()
+    assert stats.no_contact == [watch.promise("RPNOBODYTOLD", "slot")["id"]]
+    assert alert["state"] == "sent"
+    assert "il destinatario non è stato avvisato" in alert["body"]
+    assert "nessun numero valido" in alert["body"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "next_said"),
+    [("it", "Nuovo passaggio: gio 26/11"), ("en", "Next attempt: Thu 26/11")],
+)
+def test_the_apology_says_what_happens_next(watch: Watch, locale: str, next_said: str) -> None:
+    recipient = {"name": "Giovanni Bianchi", "phone": "+39 333 123 4567", "locale": locale}
+    watch.missed("RPNEXTSAID", recipient=recipient)
+    watch.choose("RPNEXTSAID", slot(WEDNESDAY))
+    watch.event(
+        "RPNEXTSAID",
+        "EXCEPTION",
+        "2026-11-25T10:05:00+01:00",
+        reason="DELAYED",
+        next_attempt={"date": "2026-11-26", "window": "09:00-13:00"},
+        recipient=recipient,
+    )
+    end = at("2026-11-25T13:00:00+01:00")
+    watch.watch(end)
+    watch.dispatch(end)
+    apology = next(r for r in watch.followups() if r["purpose"] == "promise_apology")
+    assert apology["state"] == "sent", apology["last_error"]
+    assert next_said in apology["body"]
+    assert LINK in apology["body"]
 
 
 def test_an_apology_by_email_when_there_is_no_phone(watch: Watch) -> None:

@@ -4,6 +4,7 @@ sending, the fallback channel, the retry schedule."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -234,6 +235,67 @@ def test_a_choice_makes_requests_to_choose_stale(
         event=event(attempted),
         booking=None,
         choice=choice,
+        settings=settings,
+    )
+    assert verdict == expected
+
+
+def moved_on(status: Status, *, later: timedelta) -> ShipmentRecord:
+    """The shipment as it is when its current status came `later` than NOW."""
+    return replace(shipment(status), status_occurred_at=NOW + later)
+
+
+@pytest.mark.parametrize(
+    ("purpose", "now_status", "later", "expected"),
+    [
+        pytest.param(
+            "ready_for_pickup_reminder",
+            Status.AVAILABLE_FOR_PICKUP,
+            timedelta(0),
+            None,
+            id="pickup-reminder-while-still-waiting",
+        ),
+        pytest.param(
+            "ready_for_pickup_reminder",
+            Status.AVAILABLE_FOR_PICKUP,
+            timedelta(hours=3),
+            "stale: a newer AVAILABLE_FOR_PICKUP event has replaced it",
+            id="moved-to-another-point-or-deadline",
+        ),
+        pytest.param(
+            "ready_for_pickup_reminder",
+            Status.IN_TRANSIT,
+            timedelta(hours=3),
+            "stale: a newer IN_TRANSIT event has replaced it",
+            id="left-the-pickup-point",
+        ),
+        pytest.param(
+            "missed_delivery_reminder",
+            Status.DELIVERY_ATTEMPTED,
+            timedelta(days=1),
+            "stale: a newer DELIVERY_ATTEMPTED event has replaced it",
+            id="second-attempt-has-its-own-reminder",
+        ),
+        pytest.param(
+            "missed_delivery",
+            Status.DELIVERY_ATTEMPTED,
+            timedelta(days=1),
+            None,
+            id="not-a-reminder",
+        ),
+    ],
+)
+def test_a_reminder_goes_only_while_its_event_is_the_current_status(
+    settings: Settings, purpose: str, now_status: Status, later: timedelta, expected: str | None
+) -> None:
+    about = (
+        Status.DELIVERY_ATTEMPTED if purpose.startswith("missed") else Status.AVAILABLE_FOR_PICKUP
+    )
+    verdict = stale_because(
+        row(purpose=purpose),
+        shipment=moved_on(now_status, later=later),
+        event=event(about),
+        booking=None,
         settings=settings,
     )
     assert verdict == expected
