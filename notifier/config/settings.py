@@ -234,10 +234,20 @@ class Place(_Section):
     hours: OpeningHours = OpeningHours()
 
 
+class LabelPrinter(_Section):
+    """A Zebra-compatible mobile printer's media: the handheld prints the slip at the door."""
+
+    # Media width: 2", 3" or 4" printers (about 48, 72 and 104 mm printable).
+    width_mm: float = Field(default=72.0, ge=48.0, le=104.0)
+    dpi: Literal[203, 300] = 203
+
+
 class Depot(Place):
     # Unset: the [rebooking] defaults.
     rebooking_options: list[RebookOption] | None = None
     slots: list[Slot] | None = None
+    # Unset: [slips.label_printer].
+    label_printer: LabelPrinter | None = None
 
 
 class PickupPoint(Place):
@@ -319,6 +329,11 @@ class Slips(_Section):
     second_locale: LocaleTag | None = None
     # Printed size of the QR code's side, quiet zone included; design minimum 30 mm.
     qr_size_mm: float = Field(default=34.0, ge=30.0, le=60.0)
+    # A held parcel's final notice (avviso di giacenza) is printed this many days before
+    # its held_until, the day it goes back to the sender.
+    final_notice_days: int = Field(default=3, ge=1, le=30)
+    # The drivers' label printers, unless a depot names its own.
+    label_printer: LabelPrinter = LabelPrinter()
 
 
 class Secrets(BaseModel):
