@@ -286,10 +286,18 @@ def mark_final(
     return _finish(connection, message, worker=worker, now=now, values=values)
 
 
+def opt_out_address(channel: str, address: str) -> str:
+    """The form an opt-out is stored and looked up in. Email addresses in any case are
+    one mailbox in practice (providers ignore the local part's case): "Giovanni@" who
+    unsubscribed must not get mail as "giovanni@". Phone numbers are E.164 already."""
+    return address.lower() if channel == Channel.EMAIL else address
+
+
 def record_opt_out(
     connection: Connection, *, channel: str, address: str, reason: str, now: datetime
 ) -> bool:
     """True when the address was not opted out of the channel before."""
+    address = opt_out_address(channel, address)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = (
         dialect.insert(OPT_OUTS)
@@ -303,6 +311,7 @@ def record_opt_out(
 def remove_opt_out(connection: Connection, *, channel: str, address: str) -> bool:
     """The address may be messaged on the channel again (an SMS START); True if it was
     opted out until now."""
+    address = opt_out_address(channel, address)
     result = connection.execute(
         delete(OPT_OUTS).where(OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)
     )
@@ -310,14 +319,18 @@ def remove_opt_out(connection: Connection, *, channel: str, address: str) -> boo
 
 
 def opted_out(connection: Connection, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (channel, address) pairs asked not to be messaged."""
-    addresses: dict[str, list[str]] = {}
+    """Which of these (channel, address) pairs asked not to be messaged, as given."""
+    asked: dict[tuple[str, str], list[str]] = {}  # (channel, stored form) -> as given
     for channel, address in pairs:
-        addresses.setdefault(channel, []).append(address)
+        asked.setdefault((channel, opt_out_address(channel, address)), []).append(address)
+    by_channel: dict[str, list[str]] = {}
+    for channel, stored in asked:
+        by_channel.setdefault(channel, []).append(stored)
     bulk = Bulk(connection)
     sql = bulk.select_in(OPT_OUTS, ["address"], equal=["channel"], within="address")
     return {
-        (channel, address)
-        for channel, group in addresses.items()
-        for (address,) in bulk.fetch(sql, channel, bulk.values(group))
+        (channel, given)
+        for channel, group in by_channel.items()
+        for (stored,) in bulk.fetch(sql, channel, bulk.values(group))
+        for given in asked.get((channel, stored), ())
     }

@@ -103,7 +103,8 @@ def resolve_token(connection: Connection, token: str, *, now: datetime) -> str |
 def opt_out_reason(connection: Connection, address: str) -> str | None:
     """Why no email goes to this address (REASON when it was this page), or None: it does."""
     query = select(OPT_OUTS.c.reason).where(
-        OPT_OUTS.c.channel == _EMAIL, OPT_OUTS.c.address == address
+        OPT_OUTS.c.channel == _EMAIL,
+        OPT_OUTS.c.address == store.opt_out_address(_EMAIL, address),
     )
     reason = connection.execute(query).scalar()
     return None if reason is None else str(reason)
@@ -120,7 +121,7 @@ def resubscribe(connection: Connection, address: str) -> bool:
     result = connection.execute(
         delete(OPT_OUTS).where(
             OPT_OUTS.c.channel == _EMAIL,
-            OPT_OUTS.c.address == address,
+            OPT_OUTS.c.address == store.opt_out_address(_EMAIL, address),
             OPT_OUTS.c.reason == REASON,
         )
     )
