@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from notifier.config import Settings
-from notifier.notify.quiethours import next_allowed, recipient_timezone
 from notifier.vocabulary import PromiseExcuse, PromiseKind, PromiseState, Status
 
 
@@ -49,10 +47,3 @@ def after_window(
         if attempted:
             return Followup(PromiseState.EXCUSED, attempted[0], PromiseExcuse.ATTEMPTED)
     return Followup(PromiseState.BROKEN, window_end)
-
-
-def apology_due(now: datetime, *, phone: str | None, settings: Settings) -> datetime:
-    """When an apology may go: now, or the end of the recipient's quiet hours."""
-    quiet = settings.quiet_hours
-    tz = recipient_timezone(phone, settings.company.timezone)
-    return next_allowed(now, tz=tz, start=quiet.start, end=quiet.end)

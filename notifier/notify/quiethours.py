@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
 
+from notifier.config import Settings
+
 
 def is_quiet(local: time, start: time, end: time) -> bool:
     if start == end:
@@ -28,6 +30,14 @@ def next_allowed(moment: datetime, *, tz: ZoneInfo, start: time, end: time) -> d
         day += timedelta(days=1)  # evening: wait for tomorrow morning
     # Wall-clock end time on that day; zoneinfo resolves DST gaps and folds.
     return datetime.combine(day, end, tzinfo=tz).astimezone(UTC)
+
+
+def may_hear_at(now: datetime, *, phone: str | None, settings: Settings) -> datetime:
+    """When a message to a recipient may go: now, or the end of their quiet hours (in
+    their number's time zone, else the company's)."""
+    quiet = settings.quiet_hours
+    tz = recipient_timezone(phone, settings.company.timezone)
+    return next_allowed(now, tz=tz, start=quiet.start, end=quiet.end)
 
 
 def recipient_timezone(phone_e164: str | None, default: str) -> ZoneInfo:

@@ -24,7 +24,8 @@ from notifier.db.engine import write_transaction
 from notifier.db.tables import EVENTS, OUTBOX, PROMISES, SHIPMENTS
 from notifier.errors import DuplicateMessageError
 from notifier.locales import language_for
-from notifier.notify.followups import Followup, after_window, apology_due
+from notifier.notify.followups import Followup, after_window
+from notifier.notify.quiethours import may_hear_at
 from notifier.notify.rules import first_usable
 from notifier.outbox import store as outbox
 from notifier.outbox.rows import NewOutboxRow
@@ -189,7 +190,7 @@ def _queue(
                 template=APOLOGY_TEMPLATE,
                 locale=language_for(shipment.recipient_locale, settings.company.default_locale),
                 recipient=contact.value,
-                due_at=apology_due(now, phone=phone, settings=settings),
+                due_at=may_hear_at(now, phone=phone, settings=settings),
                 **about,
             )
             break

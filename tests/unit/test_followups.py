@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from notifier.notify.followups import after_window, apology_due
+from notifier.notify.followups import after_window
+from notifier.notify.quiethours import may_hear_at
 from notifier.vocabulary import PromiseExcuse, PromiseKind, PromiseState, Status
 from tests.conftest import make_settings
 
@@ -80,4 +81,4 @@ def test_after_the_window(
 )
 def test_an_apology_waits_for_the_end_of_quiet_hours(now: datetime, due: datetime) -> None:
     settings = make_settings("sqlite://")
-    assert apology_due(now, phone="+393331234567", settings=settings) == due
+    assert may_hear_at(now, phone="+393331234567", settings=settings) == due
