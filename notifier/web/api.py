@@ -1,8 +1,11 @@
-"""POST /api/v1/events: one event or an array, per-event results, never a 500 for bad input."""
+"""POST /api/v1/events: one event or an array, per-event results, never a 500 for bad input.
+
+With ?slip=zpl each stored missed delivery's result carries its slip as ZPL II, so the
+driver's handheld records the attempt and prints the slip in one round trip.
+"""
 
 from __future__ import annotations
 
-import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -13,35 +16,16 @@ from starlette.concurrency import run_in_threadpool
 
 from notifier.config import Settings
 from notifier.errors import RequestTooLargeError
-from notifier.ingest.batches import Summary, ingest, payload_text
-from notifier.ingest.checking import Incoming, ItemResult
+from notifier.ingest.batches import Summary, payload_text, store_checked
+from notifier.ingest.checking import Checked, Incoming, ItemResult, Outcome, check
+from notifier.vocabulary import Status
+from notifier.web.api_keys import api_error as _error
+from notifier.web.api_keys import authorised
+from notifier.web.slip_api import MediaChoice, attempt_labels, requested_media
 
 router = APIRouter(prefix="/api/v1")
 
 MAX_EVENTS_PER_REQUEST = 1000
-
-
-def _error(status: int, message: str, **headers: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
-
-
-def _authorised(request: Request, settings: Settings) -> JSONResponse | None:
-    keys = settings.secrets.api_keys
-    if not keys:
-        return _error(503, "the events API is disabled: set NOTIFIER_API_KEY on the server")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    given = given.strip()
-    # Compare against every key (no early exit) so timing does not tell which matched.
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(given.encode(), key.get_secret_value().encode())
-    if scheme.lower() != "bearer" or not given or not matched:
-        return _error(
-            401,
-            "a valid API key is needed: Authorization: Bearer <key>",
-            **{"WWW-Authenticate": "Bearer"},
-        )
-    return None
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -59,9 +43,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
 @router.post("/events")
 async def post_events(request: Request) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    refused = _authorised(request, settings)
+    refused = authorised(request, settings)
     if refused is not None:
         return refused
+    slip = request.query_params.get("slip")
+    if slip not in (None, "zpl"):
+        return _error(422, "slip: must be zpl (a label for each stored missed delivery)")
+    choice = requested_media(request.query_params)
+    if isinstance(choice, JSONResponse):
+        return choice
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         return _error(415, "send the events as application/json")
@@ -78,27 +68,50 @@ async def post_events(request: Request) -> JSONResponse:
         return _error(422, "the array holds no events")
     if len(items) > MAX_EVENTS_PER_REQUEST:
         return _error(413, f"at most {MAX_EVENTS_PER_REQUEST} events per request")
-    results = await run_in_threadpool(_store, request, settings, items)
-    return _response(results)
+    stored = await run_in_threadpool(
+        _store, request, settings, items, choice if slip == "zpl" else None
+    )
+    return _response(*stored)
 
 
-def _store(request: Request, settings: Settings, items: list[Any]) -> list[ItemResult]:
-    incoming = [
-        Incoming(i, item, payload_text(item) if isinstance(item, dict) else "")
+def _store(
+    request: Request, settings: Settings, items: list[Any], choice: MediaChoice | None
+) -> tuple[list[ItemResult], dict[int, str | None] | None]:
+    """Each item's result and, with a media choice, the labels of the stored attempts."""
+    now = datetime.now(UTC)
+    region = settings.company.default_phone_region
+    checked = [
+        check(
+            Incoming(i, item, payload_text(item) if isinstance(item, dict) else ""),
+            default_region=region,
+            now=now,
+        )
         for i, item in enumerate(items)
     ]
-    return list(
-        ingest(
-            request.app.state.engine,
-            incoming,
-            settings=settings,
-            now=lambda: datetime.now(UTC),
-            batch_size=len(items),
-        )
+    engine = request.app.state.engine
+    results = list(
+        store_checked(engine, checked, settings=settings, now=_clock, batch_size=len(items))
     )
+    if choice is None:
+        return results, None
+    events = {c.position: c.event for c in checked if isinstance(c, Checked)}
+    attempts = {
+        r.position: events[r.position]
+        for r in results
+        if r.outcome is Outcome.STORED and events[r.position].status is Status.DELIVERY_ATTEMPTED
+    }
+    labels = attempt_labels(
+        engine, attempts, choice=choice, settings=settings,
+        env=request.app.state.templates, now=_clock(),
+    )  # fmt: skip
+    return results, labels
 
 
-def _response(results: list[ItemResult]) -> JSONResponse:
+def _clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _response(results: list[ItemResult], labels: dict[int, str | None] | None) -> JSONResponse:
     summary = Summary()
     listed = []
     for result in results:
@@ -110,6 +123,8 @@ def _response(results: list[ItemResult]) -> JSONResponse:
         }
         if result.errors:
             entry["errors"] = [{"field": e.field, "reason": e.reason} for e in result.errors]
+        if labels is not None and result.position in labels:
+            entry["slip_zpl"] = labels[result.position]
         listed.append(entry)
     body = {
         "stored": summary.stored,

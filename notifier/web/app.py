@@ -19,7 +19,16 @@ from notifier.locales import language_for
 from notifier.rendering.context import format_hours
 from notifier.rendering.environment import build_environment
 from notifier.scheduler import NotifierScheduler
-from notifier.web import api, health, ops, rebook, twilio_inbound, unsubscribe, webhooks
+from notifier.web import (
+    api,
+    health,
+    ops,
+    rebook,
+    slip_api,
+    twilio_inbound,
+    unsubscribe,
+    webhooks,
+)
 from notifier.web.guards import SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -57,6 +66,7 @@ def create_app(
     app.state.templates = build_environment(settings)
     app.include_router(health.router)
     app.include_router(api.router)
+    app.include_router(slip_api.router)
     app.include_router(ops.router)
     app.include_router(webhooks.router)
     app.include_router(twilio_inbound.router)
