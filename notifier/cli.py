@@ -7,17 +7,15 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import AnyHttpUrl
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from notifier import __version__
 from notifier.config import Settings, load_settings
@@ -29,11 +27,9 @@ from notifier.db.engine import make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
 from notifier.ops.cli import callbacks_app
 from notifier.ops.cli import promises as promises_command
+from notifier.slips.cli import slip as slip_command
+from notifier.slips.cli import slips as slips_command
 from notifier.templatecheck.cli import templates_app
-
-if TYPE_CHECKING:
-    # WeasyPrint is slow to import: only the slip commands load it.
-    from notifier.slips.model import Layout, Slip
 
 app = typer.Typer(
     help="notifier: proactive delivery notifications, missed-delivery slips and rebooking.",
@@ -47,7 +43,6 @@ app.add_typer(templates_app, name="templates")
 app.add_typer(callbacks_app, name="callbacks")
 
 err = Console(stderr=True, highlight=False)
-T = TypeVar("T")
 
 HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)]
@@ -194,104 +189,9 @@ def ingest(
     raise typer.Exit(0 if ok else 1)
 
 
-LayoutOption = Annotated[
-    str, typer.Option(help="a6: one slip per A6 page; a4x4: four per A4 sheet, with cut marks.")
-]
-OutputOption = Annotated[Path, typer.Option("--output", "-o", help="PDF file to write.")]
-
-
-@app.command()
-def slips(
-    day: Annotated[
-        datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Day of the attempts.")
-    ],
-    output: OutputOption,
-    depot: Annotated[str | None, typer.Option(help="Only this depot's code.")] = None,
-    layout: LayoutOption = "a6",
-    config: ConfigOption = None,
-) -> None:
-    """Print a day's missed-delivery slips (one depot's, with --depot) in route order."""
-    from notifier.slips.store import day_slips
-
-    chosen = _layout(layout)
-    settings = _settings(config)
-    now = datetime.now(UTC)
-    found = _read_slips(
-        settings,
-        lambda connection, key: day_slips(
-            connection, day=day.date(), depot=depot, key=key, settings=settings, now=now
-        ),
-    )
-    where = f" at depot {depot}" if depot else ""
-    if not found:
-        err.print(f"no open missed deliveries on {day.date()}{where}: nothing to print")
-        raise typer.Exit(1)
-    _write_slips(found, output, settings=settings, layout=chosen, now=now)
-    err.print(f"{len(found)} slips for {day.date()}{where} written to {output}")
-
-
-@app.command()
-def slip(
-    tracking_number: Annotated[str, typer.Argument(help="The parcel's tracking number.")],
-    output: OutputOption,
-    layout: LayoutOption = "a6",
-    config: ConfigOption = None,
-) -> None:
-    """Print the slip of one parcel's latest missed delivery."""
-    from notifier.slips.store import shipment_slip
-
-    chosen = _layout(layout)
-    settings = _settings(config)
-    now = datetime.now(UTC)
-    found = _read_slips(
-        settings,
-        lambda connection, key: shipment_slip(
-            connection, tracking_number, key=key, settings=settings, now=now
-        ),
-    )
-    if found is None:
-        err.print(f"{tracking_number}: no missed delivery open for rebooking")
-        raise typer.Exit(1)
-    _write_slips([found], output, settings=settings, layout=chosen, now=now)
-    err.print(f"slip for {found.facts.tracking_number} written to {output}")
-
-
-def _read_slips(settings: Settings, read: Callable[[Connection, bytes], T]) -> T:
-    """`read(connection, secret key)` on a checked database, in one read transaction."""
-    engine = _ready_engine(settings)
-    try:
-        with read_transaction(engine) as connection:
-            return read(connection, settings.link_key)
-    finally:
-        engine.dispose()
-
-
-def _layout(value: str) -> Layout:
-    if value not in ("a6", "a4x4"):
-        err.print(f"error: --layout must be a6 or a4x4, not {value!r}")
-        raise typer.Exit(2)
-    return "a6" if value == "a6" else "a4x4"
-
-
-def _write_slips(
-    found: list[Slip], output: Path, *, settings: Settings, layout: Layout, now: datetime
-) -> None:
-    from notifier.slips.pdf import render_slips_pdf
-
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task(f"rendering {len(found)} slips", total=len(found))
-        pdf = render_slips_pdf(
-            found,
-            settings=settings,
-            layout=layout,
-            now=now,
-            progress=lambda done: progress.update(task, completed=done),
-        )
-    try:
-        output.write_bytes(pdf)
-    except OSError as exc:
-        err.print(f"error: cannot write {output}: {exc.strerror}")
-        raise typer.Exit(2) from exc
+# The slip commands load WeasyPrint only when they run.
+app.command("slips")(slips_command)
+app.command("slip")(slip_command)
 
 
 @app.command()

@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from notifier.config import Settings
 from notifier.config.settings import Ingest
 from notifier.db.bulk import Bulk
 from notifier.db.engine import write_transaction
+from notifier.db.locks import take_writers_turn
 from notifier.ingest.checking import Checked, Incoming, ItemResult, Outcome, check
 from notifier.ingest.enqueue import StoredEvent, enqueue_notifications
 from notifier.ingest.store import (
@@ -30,13 +31,6 @@ from notifier.rebooking.promise_store import Announced, record_announced, settle
 from notifier.rebooking.promises import day_window
 from notifier.tracking import Placement, plan_batch
 from notifier.vocabulary import ContactKind, Event, Status
-
-# Ingest writers take turns, one batch transaction at a time: SQLite by BEGIN IMMEDIATE,
-# PostgreSQL by this transaction-scoped advisory lock. Without it two writers can both
-# create the same new shipment or fold events into a stale state. One writer stores about
-# ten thousand events a second, far above any courier's event rate, so the
-# serialisation costs nothing that matters and keeps the logic simple and exact.
-INGEST_LOCK_ID = 0x6E6F746966696572  # "notifier"
 
 
 @dataclass(slots=True)
@@ -144,8 +138,7 @@ def store_events(
         reopen_after = settings.ingest.reopen_after if settings else Ingest().reopen_after
     seen = contacts_seen if contacts_seen is not None else ContactsSeen()
     with write_transaction(engine) as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(select(func.pg_advisory_xact_lock(INGEST_LOCK_ID)))
+        take_writers_turn(connection)  # one batch at a time (db/locks.py says why)
         outcomes, contact_keys = _store(connection, events, now, reopen_after, settings, seen)
     seen.remember(contact_keys)  # committed
     return outcomes

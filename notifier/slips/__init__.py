@@ -1,1 +1,2 @@
-"""Missed-delivery slips: the slip model, which slips a print run holds, the QR code and the PDF."""
+"""Slips: the slip model, which parcels a print run takes (missed deliveries, route packs,
+final notices), the links printed on them, the QR code, the PDF and the commands."""

@@ -1,4 +1,4 @@
-"""Missed-delivery slips (design section 8): slip facts -> one HTML document -> PDF."""
+"""Slips (design section 8): slip facts -> one HTML document -> PDF."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from markupsafe import Markup
 
 from notifier.config import Settings
 from notifier.errors import ExternalResourceError, TemplateMissingError
-from notifier.locales import language_for, parse_language
-from notifier.rendering.context import ParcelFacts, build_context
+from notifier.locales import day_long, language_for, parse_language
+from notifier.rendering.context import build_context
 from notifier.rendering.environment import build_environment
-from notifier.slips.model import Layout, Slip
+from notifier.slips.model import Layout, Slip, SlipKind
 from notifier.slips.qr import build_qr_svg
 
 with warnings.catch_warnings():
@@ -27,12 +27,21 @@ with warnings.catch_warnings():
     from weasyprint import HTML  # type: ignore[import-untyped]
     from weasyprint.urls import FatalURLFetchingError, URLFetcher  # type: ignore[import-untyped]
 
+# Each kind's wording in slips/<locale>/: what happened, what next, how to act. Labels,
+# the number to call and the trust line are the missed-delivery slip's (_text.html).
+WORDING: dict[SlipKind, str] = {
+    "missed": "_text.html",
+    "route": "_route.html",
+    "final": "_final.html",
+}
+
 
 @dataclass(slots=True)
 class _Prepared:
     """A slip ready for the template: contexts per language and QR markup."""
 
     id: str
+    kind: SlipKind
     blocks: list[dict[str, Any]]
     qr: Markup | None
     has_link: bool
@@ -188,9 +197,13 @@ def _html(env: Environment, cells: list[_Cell], *, settings: Settings, layout: s
     )
     if "</" in css:
         raise TemplateMissingError("slips/slip.css: must not contain '</'")
-    texts = {
-        locale: _template(env, f"slips/{locale}/_text.html").module
-        for locale in sorted({b["locale"] for cell in cells for b in cell.slip.blocks})
+    locales = sorted({b["locale"] for cell in cells for b in cell.slip.blocks})
+    texts = {locale: _template(env, f"slips/{locale}/_text.html").module for locale in locales}
+    wordings = {
+        kind: {
+            locale: _template(env, f"slips/{locale}/{WORDING[kind]}").module for locale in locales
+        }
+        for kind in sorted({cell.slip.kind for cell in cells})
     }
     return str(
         _template(env, "slips/slip.html").render(
@@ -199,6 +212,7 @@ def _html(env: Environment, cells: list[_Cell], *, settings: Settings, layout: s
             lang=cells[0].slip.blocks[0]["locale"] if cells else "it",
             css=Markup(css),  # noqa: S704 - the CSS is ours or ops' own file, never user data
             texts=texts,
+            wordings=wordings,
             title=settings.company.name,
         )
     )
@@ -223,18 +237,17 @@ def _prepare(
         if second is not None and second != first:
             locales.append(second)
         blocks = [
-            {"locale": loc, "c": _context(slip.facts, settings=settings, locale=loc, now=now)}
+            {"locale": loc, "c": _context(slip, settings=settings, locale=loc, now=now)}
             for loc in locales
         ]
         url = slip.facts.rebooking_url
         qr = Markup(build_qr_svg(url, size_mm=size_mm)) if url and with_qr else None  # noqa: S704
-        prepared.append(_Prepared(f"slip-{index}", blocks, qr, bool(url)))
+        prepared.append(_Prepared(f"slip-{index}", slip.kind, blocks, qr, bool(url)))
     return prepared
 
 
-def _context(
-    facts: ParcelFacts, *, settings: Settings, locale: str, now: datetime
-) -> dict[str, Any]:
+def _context(slip: Slip, *, settings: Settings, locale: str, now: datetime) -> dict[str, Any]:
+    facts = slip.facts
     context = build_context(facts, settings=settings, locale=locale, now=now)
     code = facts.short_code or ""
     context.update(
@@ -242,6 +255,7 @@ def _context(
         entry_text=_without_scheme(context["rebooking_entry"]),
         link_text=_without_scheme(facts.rebooking_url or ""),
         domain=urlsplit(context["company"]["website"]).hostname or context["company"]["website"],
+        round_day=day_long(slip.round_day, locale) if slip.round_day else None,
     )
     return context
 

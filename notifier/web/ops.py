@@ -1,5 +1,6 @@
-"""Pages for the depot's staff, behind the ops password: the day's slips, the day's
-rebookings, and the callbacks to make (with a form to mark one made)."""
+"""Pages for the depot's staff, behind the ops password: the day's slips, a round's route
+pack, the day's final notices, the day's rebookings, and the callbacks to make (with a
+form to mark one made)."""
 
 from __future__ import annotations
 
@@ -102,8 +103,94 @@ def slips_pdf(
     pdf = render_slips_pdf(
         found, settings=settings, layout="a6" if layout == "a6" else "a4x4", now=now
     )
-    name = f"slips-{day.isoformat()}" + (f"-{depot}" if depot else "") + ".pdf"
-    safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in name)
+    return _pdf(pdf, f"slips-{day.isoformat()}" + (f"-{depot}" if depot else ""))
+
+
+@router.get("/route-pack.pdf")
+def route_pack_pdf(
+    request: Request,
+    date: str = "",
+    depot: str | None = None,
+    layout: str = "a6",
+    reissue: str = "",
+) -> Response:
+    """GET /ops/route-pack.pdf?date=YYYY-MM-DD&depot=CODE[&layout=a6|a4x4][&reissue=1]
+
+    Issues a link to each parcel on the round that has none (a write): printing the
+    same pack again gives the same links; with reissue, new ones that end the old.
+    """
+    settings: Settings = request.app.state.settings
+    checked = _day_and_depot(request, settings, date, depot)
+    if isinstance(checked, Response):
+        return checked
+    day = checked
+    if depot is None:
+        return _error(422, "depot: a route pack is one depot's round, e.g. ?depot=MI01")
+    if layout not in ("a6", "a4x4"):
+        return _error(422, "layout: must be a6 or a4x4")
+    again = reissue.lower() in _YES
+    # Reissuing ends every link of the round: another site must not make a signed-in
+    # browser do it (an <img> is enough). Browsers say where a request comes from
+    # (Fetch Metadata, Sec-Fetch-Site); one typed or bookmarked says "none".
+    if again and request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
+        return _error(403, "reissue is accepted only from notifier's own ops page")
+    from notifier.slips.pdf import render_slips_pdf
+    from notifier.slips.route_pack import route_pack_slips
+
+    now = datetime.now(UTC)
+    with write_transaction(request.app.state.engine) as connection:
+        found = route_pack_slips(
+            connection,
+            day=day,
+            depot=depot,
+            reissue=again,
+            key=settings.link_key,
+            settings=settings,
+            now=now,
+        )
+    if not found:
+        return _error(404, f"no parcels on depot {depot}'s round on {day.isoformat()}")
+    pdf = render_slips_pdf(
+        found, settings=settings, layout="a6" if layout == "a6" else "a4x4", now=now
+    )
+    return _pdf(pdf, f"route-pack-{day.isoformat()}-{depot}")
+
+
+@router.get("/final-notices.pdf")
+def final_notices_pdf(
+    request: Request, date: str = "", depot: str | None = None, layout: str = "a6"
+) -> Response:
+    """GET /ops/final-notices.pdf?date=YYYY-MM-DD[&depot=CODE][&layout=a6|a4x4]
+
+    The notices printed on `date`: parcels held until [slips] final_notice_days later.
+    """
+    settings: Settings = request.app.state.settings
+    checked = _day_and_depot(request, settings, date, depot)
+    if isinstance(checked, Response):
+        return checked
+    day = checked
+    if layout not in ("a6", "a4x4"):
+        return _error(422, "layout: must be a6 or a4x4")
+    from notifier.slips.final_notice import final_notice_slips, last_day
+    from notifier.slips.pdf import render_slips_pdf
+
+    now = datetime.now(UTC)
+    with write_transaction(request.app.state.engine) as connection:
+        found = final_notice_slips(
+            connection, day=day, depot=depot, key=settings.link_key, settings=settings, now=now
+        )
+    if not found:
+        where = f" at depot {depot}" if depot else ""
+        held = last_day(day, settings).isoformat()
+        return _error(404, f"no parcels held for collection until {held}{where}")
+    pdf = render_slips_pdf(
+        found, settings=settings, layout="a6" if layout == "a6" else "a4x4", now=now
+    )
+    return _pdf(pdf, f"final-notices-{day.isoformat()}" + (f"-{depot}" if depot else ""))
+
+
+def _pdf(pdf: bytes, stem: str) -> Response:
+    safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in f"{stem}.pdf")
     return Response(
         pdf,
         media_type="application/pdf",
