@@ -273,6 +273,7 @@ def _serve(
 
     from notifier.ingest.demo import DemoFeed, demo_events
     from notifier.scheduler import build_scheduler
+    from notifier.web.access_log import uvicorn_log_config
     from notifier.web.app import create_app
 
     _logging()
@@ -294,7 +295,8 @@ def _serve(
     # with exit 0 as Ctrl-C and `notifier worker` do: a supervisor's stop is not a crash.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        uvicorn.run(web, host=host, port=port, log_level="info")
+        # The access log without tokens, tracking numbers or client addresses.
+        uvicorn.run(web, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
     finally:
         signal.signal(signal.SIGTERM, previous)
         engine.dispose()

@@ -179,6 +179,8 @@ def test_serve_stores_events_runs_no_scheduler_and_logs_no_personal_data(
     assert status == 200
     assert [r["result"] for r in answer["results"]] == ["stored", "rejected"]
     assert stored_event_ids(database) == ["evt-1"]
+    token = "Hq3xL0fE6yYbqj2m9k0aBw"  # a link's token, as a scanner would try it
+    assert request(port, f"/r/{token}")[0] == 404
     # Break the database under the running server: the failure's message quotes the
     # recipient's details, and none of it may reach the server's log.
     with sqlite3.connect(database) as connection:
@@ -190,6 +192,10 @@ def test_serve_stores_events_runs_no_scheduler_and_logs_no_personal_data(
     output = server.output()
     assert "unhandled error" in output
     assert "POST /api/v1/events" in output  # the access log is on: the check means something
+    assert '"GET /r/… HTTP/1.1" 404' in output
+    assert token not in output
+    assert "INFO:     127.0.0.1" not in output  # no client address either
+    assert 'INFO:     - - "GET /healthz' in output
     assert [value for value in PERSONAL_STRINGS if value in output] == []
     assert "Scheduler" not in output
 
