@@ -257,7 +257,11 @@ def _update_links(
     """
     last: dict[int, StoredEvent] = {}
     for item in stored:
-        if item.transition.took_over:
+        # The batch was folded oldest first (tracking.plan_batch): every event that took
+        # over did so in time order, whatever the input order, so the newest is the word.
+        kept = last.get(item.shipment_id)
+        newer = kept is None or item.event.occurred_at >= kept.event.occurred_at
+        if item.transition.took_over and newer:
             last[item.shipment_id] = item
     needs = [
         Attempt(

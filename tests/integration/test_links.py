@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 
 from notifier.channels.base import OutgoingMessage, SendResult
 from notifier.config import Settings
-from notifier.db.tables import LINKS, OUTBOX
+from notifier.db.tables import EVENTS, LINKS, OUTBOX
 from notifier.errors import SecretKeyMissingError
 from notifier.ingest.batches import ingest
 from notifier.ingest.checking import Incoming
@@ -160,6 +160,21 @@ def test_a_late_older_attempt_does_not_replace_the_current_link(
     store(engine, settings, attempt(make_event, occurred_at="2026-11-22T09:00:00+01:00"))
     assert resolve(engine, settings, current.token) is not None
     assert list(live(engine, settings).values()) == [current]
+
+
+def test_a_batch_newest_first_points_the_link_at_its_newest_attempt(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    # A handheld's backlog, sent newest first: the second attempt is the parcel's news.
+    second = attempt(make_event, occurred_at="2026-11-22T15:00:00+01:00")
+    first = attempt(make_event, occurred_at="2026-11-22T09:00:00+01:00")
+    store(engine, settings, second, first)
+    (link,) = live(engine, settings).values()
+    with engine.connect() as connection:
+        newest = connection.execute(
+            select(EVENTS.c.id).where(EVENTS.c.event_id == second["event_id"])
+        ).scalar_one()
+    assert link.status_event_id == newest
 
 
 def test_a_delivered_parcels_link_still_opens_it(
