@@ -15,7 +15,7 @@ from notifier.rebooking.links import link_from_row, live
 from notifier.rendering.context import facts_on_shipment
 from notifier.shipments import ShipmentRecord
 from notifier.slips.model import Slip
-from notifier.vocabulary import Status
+from notifier.vocabulary import TERMINAL_STATUSES, Status
 
 
 def _query(now: datetime) -> Select[Any]:
@@ -28,8 +28,13 @@ def _query(now: datetime) -> Select[Any]:
         )
         .join(EVENTS, EVENTS.c.id == LINKS.c.status_event_id)
         .join(SHIPMENTS, SHIPMENTS.c.id == LINKS.c.shipment_id)
-        # A link handed out before any attempt ("on its way") is no missed delivery yet.
-        .where(live(now), EVENTS.c.status == str(Status.DELIVERY_ATTEMPTED))
+        # A link handed out before any attempt ("on its way") is no missed delivery yet;
+        # a parcel delivered, returned or cancelled since needs no slip to rebook it.
+        .where(
+            live(now),
+            EVENTS.c.status == str(Status.DELIVERY_ATTEMPTED),
+            SHIPMENTS.c.status.not_in([str(s) for s in TERMINAL_STATUSES]),
+        )
     )
 
 

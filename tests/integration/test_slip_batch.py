@@ -169,6 +169,20 @@ def test_one_parcels_slip_and_the_tracking_number_as_people_type_it(
     assert not (tmp_path / "x.pdf").exists()
 
 
+def test_a_parcel_delivered_since_its_attempt_gets_no_slip(day: Day, tmp_path: Path) -> None:
+    # Two batches: the attempt's link stays live (its page says "delivered"), but a slip
+    # inviting a rebooking would be wrong now.
+    day.store(day.event(tracking(6), "DELIVERY_ATTEMPTED"))
+    day.store(day.event(tracking(6), "DELIVERED", at=day.delivered))
+    env = {"NOTIFIER_DATABASE_URL": day.url}
+    one = runner.invoke(app, ["slip", tracking(6), "-o", str(tmp_path / "one.pdf")], env=env)
+    args = ["slips", "--date", day.today.isoformat(), "-o", str(tmp_path / "day.pdf")]
+    batch = runner.invoke(app, args, env=env)
+    assert (one.exit_code, batch.exit_code) == (1, 1)
+    assert "no missed delivery" in one.output
+    assert tracking(6) in day.urls()  # the link itself still opens the parcel's page
+
+
 def test_nothing_to_print_says_so(day: Day, tmp_path: Path) -> None:
     env = {"NOTIFIER_DATABASE_URL": day.url}
     args = ["slips", "--date", day.today.isoformat(), "-o", str(tmp_path / "none.pdf")]
