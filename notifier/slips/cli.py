@@ -189,13 +189,25 @@ def _final_notices(
 
 def slip(
     tracking_number: Annotated[str, typer.Argument(help="The parcel's tracking number.")],
-    output: OutputOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     layout: LayoutOption = "a6",
+    format: Annotated[
+        str, typer.Option(help="pdf, or zpl: a label for the driver's Zebra-compatible printer.")
+    ] = "pdf",
+    width_mm: Annotated[
+        float | None, typer.Option(help="zpl: media width, 48-104 mm (default: the depot's).")
+    ] = None,
+    dpi: Annotated[int | None, typer.Option(help="zpl: 203 or 300 (default: the depot's).")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Print the slip of one parcel's latest missed delivery."""
+    """Print the slip of one parcel's latest missed delivery (PDF, or ZPL for a label printer)."""
     from notifier.slips.store import shipment_slip
 
+    if format not in ("pdf", "zpl"):
+        raise _usage(f"--format must be pdf or zpl, not {format!r}")
+    if format == "pdf" and (width_mm is not None or dpi is not None):
+        raise _usage("--width-mm and --dpi are for --format zpl")
+    _check_media(width_mm, dpi)
     chosen = _layout(layout)
     settings = _settings(config)
     now = datetime.now(UTC)
@@ -209,8 +221,49 @@ def slip(
     if found is None:
         err.print(f"{tracking_number}: no missed delivery open for rebooking")
         raise typer.Exit(1)
-    _write_slips([found], output, settings=settings, layout=chosen, now=now)
+    if format == "zpl":
+        _write_label(found, output, settings=settings, width_mm=width_mm, dpi=dpi, now=now)
+    else:
+        _write_slips([found], output, settings=settings, layout=chosen, now=now)
     err.print(f"slip for {found.facts.tracking_number} written to {output}")
+
+
+def _check_media(width_mm: float | None, dpi: int | None) -> None:
+    from notifier.slips.zpl import DPIS, WIDTH_MM
+
+    narrowest, widest = WIDTH_MM
+    if width_mm is not None and not narrowest <= width_mm <= widest:
+        raise _usage(
+            f"--width-mm: {width_mm:g} mm is no label printer's media ({narrowest:g} to {widest:g})"
+        )
+    if dpi is not None and dpi not in DPIS:
+        said = " or ".join(str(d) for d in DPIS)
+        raise _usage(f"--dpi: label printers print at {said} dpi, not {dpi}")
+
+
+def _write_label(
+    found: Slip,
+    output: Path,
+    *,
+    settings: Settings,
+    width_mm: float | None,
+    dpi: int | None,
+    now: datetime,
+) -> None:
+    from notifier.slips.zpl import label_printer_for, render_slip_zpl
+
+    printer = label_printer_for(settings, found.facts.depot)
+    try:
+        label = render_slip_zpl(
+            found,
+            settings=settings,
+            width_mm=printer.width_mm if width_mm is None else width_mm,
+            dpi=printer.dpi if dpi is None else dpi,
+            now=now,
+        )
+    except ValueError as exc:  # LabelMediaError: a width or dpi no printer has
+        raise _usage(str(exc)) from exc
+    _write(output, label.encode("utf-8"))
 
 
 def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: bool) -> T:
@@ -250,8 +303,12 @@ def _write_slips(
             now=now,
             progress=lambda done: progress.update(task, completed=done),
         )
+    _write(output, pdf)
+
+
+def _write(output: Path, content: bytes) -> None:
     try:
-        output.write_bytes(pdf)
+        output.write_bytes(content)
     except OSError as exc:
         err.print(f"error: cannot write {output}: {exc.strerror}")
         raise typer.Exit(2) from exc

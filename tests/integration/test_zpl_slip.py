@@ -370,3 +370,44 @@ def test_a_bad_slip_query_is_422_and_stores_nothing(
     assert response.status_code == 422
     assert response.json()["error"].startswith(f"{field}: ")
     assert post_events(client, event).json()["stored"] == 1  # not stored the first time
+
+
+# ------------------------------------------------------------- the command
+
+
+def test_the_command_writes_the_label_with_the_same_link(
+    engine: Engine, make_client: ClientFactory, make_event: EventFactory, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from notifier.cli import app
+
+    client = make_client(engine)
+    assert post_events(client, attempted(make_event)).json()["stored"] == 1
+    env = {"NOTIFIER_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    runner = CliRunner()
+    out = tmp_path / "slip.zpl"
+    args = ["slip", "rp12 3456 789it", "--format", "zpl", "-o", str(out)]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    label = out.read_text(encoding="utf-8")
+    served = client.get(PATH, headers=AUTH).text
+    assert label.startswith("^XA")
+    (qr,) = qr_fields(label)
+    # The same live link as the API's label (the command reads its own configuration).
+    assert [q.data for q in qr_fields(served)] == [qr.data]
+    assert "RP12 3456 789I T" in [f.text for f in text_fields(label)]
+    narrow = runner.invoke(app, [*args, "--width-mm", "50", "--dpi", "300"], env=env)
+    assert narrow.exit_code == 0, narrow.output
+    assert out.read_text(encoding="utf-8") != label
+    assert [q.data for q in qr_fields(out.read_text(encoding="utf-8"))] == [qr.data]
+    for bad, said in (
+        (["--width-mm", "20"], "--width-mm: 20 mm"),
+        (["--dpi", "150"], "--dpi:"),
+        (["--format", "png"], "--format"),
+    ):
+        refused = runner.invoke(app, [*args, *bad], env=env)
+        assert refused.exit_code == 2, bad
+        assert said in refused.output, refused.output
+    pdf_with_media = ["slip", TRACKING, "--width-mm", "72", "-o", str(tmp_path / "x.pdf")]
+    assert runner.invoke(app, pdf_with_media, env=env).exit_code == 2
