@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import dispatch, ingest, rebook, slips
+from benchmarks import dispatch, ingest, labels, rebook, slips
 
 # A suite prints its own figures and raises if it cannot measure; a missed target is
 # printed as MISSED, not raised, so one slow figure does not hide the others.
@@ -16,6 +16,7 @@ SUITES: dict[str, Callable[[bool], None]] = {
     "rebook": rebook.main,
     "dispatch": dispatch.main,
     "slips": slips.main,
+    "labels": labels.main,
 }
 
 

@@ -96,7 +96,15 @@ def _advance(char: str) -> int:
 
 def text_width(text: str, *, height: int) -> int:
     """Dots the printable `text` takes at a character height of `height` dots (at most)."""
-    return math.ceil(sum(_advance(c) for c in text) * height * _MARGIN / 1000)
+    return _dots(_units(text), height)
+
+
+def _units(text: str) -> int:
+    return sum(map(_advance, text))
+
+
+def _dots(units: int, height: int) -> int:
+    return math.ceil(units * height * _MARGIN / 1000)
 
 
 def wrap(text: str, *, height: int, width: int) -> list[str]:
@@ -107,23 +115,26 @@ def wrap(text: str, *, height: int, width: int) -> list[str]:
     "rapido.example"), else where the line is full.
     """
     lines: list[str] = []
-    line = ""
+    line, line_units = "", 0  # the line's width in font units, kept as it grows
+    space = _advance(" ")
     words = [w for w in text.split(" ") if w]  # not split(): that splits at NO_BREAK too
+    words.reverse()  # popped from the end
     while words:
-        word = words.pop(0)
-        candidate = f"{line} {word}" if line else word
-        if text_width(candidate, height=height) <= width:
-            line = candidate
+        word = words.pop()
+        units = line_units + space + _units(word) if line else _units(word)
+        if _dots(units, height) <= width:
+            line, line_units = (f"{line} {word}" if line else word), units
             continue
         if NO_BREAK in word and text_width(word, height=height) > width:
             # Words kept together that cannot share a line even alone: each on its own.
-            words[:0] = [w for w in word.split(NO_BREAK) if w]
+            words.extend(reversed([w for w in word.split(NO_BREAK) if w]))
             continue
         if line:
             lines.append(line)
         pieces = _broken(word, height=height, width=width)
         lines.extend(pieces[:-1])
         line = pieces[-1]
+        line_units = _units(line)
     if line:
         lines.append(line)
     return lines

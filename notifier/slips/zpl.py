@@ -25,7 +25,7 @@ from notifier.rendering.environment import build_environment
 from notifier.slips.font0 import NO_BREAK, printable, text_width, wrap
 from notifier.slips.label_wording import Paragraph, Part, label_wording
 from notifier.slips.model import Slip
-from notifier.slips.qr import QUIET_ZONE, build_qr_matrix
+from notifier.slips.qr import QUIET_ZONE, qr_side_modules
 
 # Design section 8: key facts at least 14 pt, body text at least 11 pt; a code to read
 # out or type (short code, tracking number) larger, 18 pt, or 16 pt where that keeps it
@@ -115,7 +115,7 @@ def render_slip_zpl(
 def qr_magnification(url: str, *, media: Media, target_mm: float) -> int:
     """Dots per module: the QR code at least 25 mm wide and, with its quiet zone, as big
     as the PDF slip's (`target_mm`) where the media is wide enough."""
-    modules = len(build_qr_matrix(url)) - 2 * QUIET_ZONE
+    modules = qr_side_modules(url)
     least = math.ceil(QR_MIN_MM * media.dpi / 25.4 / modules)  # never rounded below 25 mm
     wanted = max(least, math.ceil(media.dots(target_mm) / (modules + 2 * QUIET_ZONE)))
     fits = min(media.width // (modules + 2 * QUIET_ZONE), QR_MAX_MAGNIFICATION)
@@ -158,7 +158,7 @@ class _Label:
         media = self.media
         magnification = qr_magnification(url, media=media, target_mm=qr_size_mm)
         quiet = QUIET_ZONE * magnification
-        side = (len(build_qr_matrix(url)) - 2 * QUIET_ZONE) * magnification
+        side = qr_side_modules(url) * magnification
         x = max(self.left, quiet)
         top = self.y + max(0, quiet - media.dots(_PART_GAP_MM))
         self.commands.append(f"^FO{x},{top}^BQN,2,{magnification},Q^FH^FDQA,{field_data(url)}^FS")

@@ -352,3 +352,11 @@ def test_media_outside_2_to_4_inches_at_203_or_300_dpi_is_refused(
 ) -> None:
     with pytest.raises(LabelMediaError):
         label(settings, width_mm=width_mm, dpi=dpi)
+
+
+@pytest.mark.parametrize("length", [1, 22, 40, 61, 90, 150])
+def test_the_qr_side_is_the_built_codes_without_building_it(length: int) -> None:
+    from notifier.slips.qr import QUIET_ZONE, build_qr_matrix, qr_side_modules
+
+    url = "https://rapido.example/r/" + ("Hq3xL0fE6yYbqj2m9k0aBw-_" * 7)[:length]
+    assert qr_side_modules(url) == len(build_qr_matrix(url)) - 2 * QUIET_ZONE
