@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, and_
+from sqlalchemy import ColumnElement, Connection, and_, select
 
 from notifier.config import Settings
-from notifier.db.tables import SHIPMENTS
+from notifier.db.tables import REBOOKINGS, SHIPMENTS
 from notifier.locales import language_for
 from notifier.rebooking.links import Attempt, Link
 from notifier.rendering.context import facts_on_shipment
 from notifier.slips.model import Slip
 from notifier.slips.printed_links import print_links
 from notifier.slips.selection import Printed, count_printed, read_printed
-from notifier.vocabulary import Status
+from notifier.vocabulary import RebookOption, Status
 
 
 def last_day(day: date, settings: Settings) -> date:
@@ -23,11 +23,30 @@ def last_day(day: date, settings: Settings) -> date:
     return day + timedelta(days=settings.slips.final_notice_days)
 
 
+# Held: waiting at a pickup point, or at the depot after a missed delivery, until its
+# last day. A delivery the recipient booked since (another day, a neighbour, a safe place)
+# answers the notice already: "collect or rebook" would contradict it.
+_HELD = (str(Status.AVAILABLE_FOR_PICKUP), str(Status.DELIVERY_ATTEMPTED))
+_REBOOKED_FOR_DELIVERY = (
+    str(RebookOption.SLOT),
+    str(RebookOption.NEIGHBOUR),
+    str(RebookOption.SAFE_PLACE),
+)
+
+
 def held_until_due(*, day: date, depot: str | None, settings: Settings) -> ColumnElement[bool]:
-    """Parcels held for collection whose last day is `final_notice_days` after `day`."""
+    """Parcels held whose last day is `final_notice_days` after `day`, not rebooked for
+    delivery since their current status."""
+    rebooked = select(REBOOKINGS.c.id).where(
+        REBOOKINGS.c.shipment_id == SHIPMENTS.c.id,
+        REBOOKINGS.c.replaced_at.is_(None),
+        REBOOKINGS.c.created_at >= SHIPMENTS.c.status_occurred_at,
+        REBOOKINGS.c.kind.in_(_REBOOKED_FOR_DELIVERY),
+    )
     where = and_(
-        SHIPMENTS.c.status == str(Status.AVAILABLE_FOR_PICKUP),
+        SHIPMENTS.c.status.in_(_HELD),
         SHIPMENTS.c.held_until == last_day(day, settings),
+        ~rebooked.exists(),
     )
     return where if depot is None else and_(where, SHIPMENTS.c.depot == depot)
 

@@ -7,11 +7,16 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from notifier.db.engine import read_transaction
+from notifier.db.engine import read_transaction, write_transaction
+from notifier.db.tables import SHIPMENTS
 from notifier.locales import day_long
+from notifier.rebooking import links
+from notifier.rebooking import store as rebooking
+from notifier.rebooking.choices import Choice, offered_days
 from notifier.rendering.context import format_hours
+from notifier.shipments import ShipmentRecord
 from notifier.slips.final_notice import final_notice_count
 from tests.integration.printing import OPS, ROME, Depot, grouped, tracking
 from tests.pdftools import need_tools, page_count, page_texts, qr_codes
@@ -109,6 +114,47 @@ def test_the_printed_link_lives_until_the_parcels_last_day_ends(
     assert qr_codes(pdf, dpi=100) == [[before]]
     assert depot.expires_at(before) == end
     assert depot.live_count() == {tracking(1): 1}
+
+
+def test_a_missed_delivery_held_at_the_depot_gets_one_unless_rebooked_for_delivery(
+    depot: Depot, tmp_path: Path
+) -> None:
+    until = depot.day_after(3).isoformat()
+    attempt = {"reason": "RECIPIENT_ABSENT", "held_until": until}
+    depot.store(
+        depot.event(1, "DELIVERY_ATTEMPTED", route_stop=1, **attempt),
+        depot.event(2, "DELIVERY_ATTEMPTED", route_stop=2, **attempt),
+    )
+    # Parcel 2's recipient books another day: the notice would tell them to rebook.
+    with write_transaction(depot.engine) as connection:
+        shipment = ShipmentRecord.from_mapping(
+            connection.execute(select(SHIPMENTS).where(SHIPMENTS.c.tracking_number == tracking(2)))
+            .one()
+            ._mapping
+        )
+        link = links.live_links(
+            connection,
+            [shipment.id],
+            key=depot.settings.link_key,
+            settings=depot.settings,
+            now=depot.now,
+        )[shipment.id]
+        day = offered_days(depot.settings, depot.now)[0]
+        window = depot.settings.rebooking.slots[0].window
+        rebooking.book(
+            connection,
+            link=link,
+            shipment=shipment,
+            choice=Choice(kind="slot", day=day, window=window),
+            submission="form-1",
+            settings=depot.settings,
+            now=depot.now,
+        )
+    pdf = tmp_path / "notices.pdf"
+    (text,) = print_notices(depot, pdf)
+    assert grouped(tracking(1)) in text
+    assert day_long(depot.day_after(3), "it") in text
+    assert depot.settings.depots[0].name in text
 
 
 def test_counting_reads_only(depot: Depot) -> None:
