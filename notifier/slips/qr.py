@@ -27,7 +27,7 @@ def qr_side_modules(data: str) -> int:
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_Q, border=QUIET_ZONE, box_size=1)
     code.add_data(data)
     version = code.best_fit()
-    return 17 + 4 * version  # ISO/IEC 18004 section 5.3.1
+    return 17 + 4 * int(version)  # ISO/IEC 18004 section 5.3.1
 
 
 def build_qr_svg(data: str, *, size_mm: float) -> str:

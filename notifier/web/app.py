@@ -23,6 +23,7 @@ from notifier.web import (
     api,
     health,
     ops,
+    ops_index,
     rebook,
     slip_api,
     twilio_inbound,
@@ -68,6 +69,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(slip_api.router)
     app.include_router(ops.router)
+    app.include_router(ops_index.router)
     app.include_router(webhooks.router)
     app.include_router(twilio_inbound.router)
     rebook.install(app)
