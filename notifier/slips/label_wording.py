@@ -1,10 +1,10 @@
 """What a label-printer slip says: the A6 slip's own wording, as plain paragraphs.
 
 The words come from the same macros as the PDF slip (templates/slips/<lang>/_text.html),
-called with the same context, so an edit by ops changes both. Their HTML is read back
-as paragraphs: each <p> (or other block) is one, and text inside class="key" is a key
-fact, as on the PDF (templates/README.md). Parts come in the PDF's order, the design's
-order of prominence (section 8).
+called with the same context (notifier.slips.context), so an edit by ops changes both.
+Their HTML is read back as paragraphs: each <p> (or other block) is one, and text inside
+class="key" is a key fact, as on the PDF (templates/README.md). Parts come in the PDF's
+order, the design's order of prominence (section 8).
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, TemplateNotFound
 
 from notifier.config import Settings
 from notifier.errors import TemplateMissingError
-from notifier.locales import language_for, parse_language
-from notifier.rendering.context import build_context
+from notifier.slips.context import slip_context, slip_locales
 from notifier.slips.font0 import NO_BREAK
 from notifier.slips.model import Slip
 
@@ -50,13 +48,6 @@ class Wording:
     parts: tuple[Part, ...]
 
 
-def slip_locales(slip: Slip, settings: Settings) -> list[str]:
-    """The slip's language blocks, the recipient's first, as the PDF slip has them."""
-    first = language_for(slip.locale, settings.company.default_locale)
-    second = parse_language(slip.second_locale)
-    return [first, second] if second is not None and second != first else [first]
-
-
 def label_wording(
     slip: Slip, *, settings: Settings, env: Environment, now: datetime
 ) -> list[Wording]:
@@ -83,25 +74,6 @@ def label_wording(
         ]
         blocks.append(Wording(locale, tuple(part for part in parts if part.paragraphs)))
     return blocks
-
-
-def slip_context(slip: Slip, *, settings: Settings, locale: str, now: datetime) -> dict[str, Any]:
-    """The message context plus the slip's own variables, as the PDF slip builds them
-    (notifier.slips.pdf; not imported from there: it loads WeasyPrint)."""
-    facts = slip.facts
-    context = build_context(facts, settings=settings, locale=locale, now=now)
-    code = facts.short_code or ""
-    context.update(
-        short_code_grouped=" ".join(code[i : i + 4] for i in range(0, len(code), 4)),
-        entry_text=_without_scheme(context["rebooking_entry"]),
-        link_text=_without_scheme(facts.rebooking_url or ""),
-        domain=urlsplit(context["company"]["website"]).hostname or context["company"]["website"],
-    )
-    return context
-
-
-def _without_scheme(url: str) -> str:
-    return url.split("://", 1)[-1].rstrip("/")
 
 
 def _brand(texts: Any, c: dict[str, Any]) -> tuple[Paragraph, ...]:

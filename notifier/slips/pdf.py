@@ -7,16 +7,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from jinja2 import Environment, TemplateNotFound
 from markupsafe import Markup
 
 from notifier.config import Settings
 from notifier.errors import ExternalResourceError, TemplateMissingError
-from notifier.locales import day_long, language_for, parse_language
-from notifier.rendering.context import build_context
 from notifier.rendering.environment import build_environment
+from notifier.slips.context import slip_context, slip_locales
 from notifier.slips.model import Layout, Slip, SlipKind
 from notifier.slips.qr import build_qr_svg
 
@@ -231,35 +229,11 @@ def _prepare(
     size_mm = settings.slips.qr_size_mm
     prepared = []
     for index, slip in enumerate(slips):
-        first = language_for(slip.locale, settings.company.default_locale)
-        locales = [first]
-        second = parse_language(slip.second_locale)
-        if second is not None and second != first:
-            locales.append(second)
         blocks = [
-            {"locale": loc, "c": _context(slip, settings=settings, locale=loc, now=now)}
-            for loc in locales
+            {"locale": loc, "c": slip_context(slip, settings=settings, locale=loc, now=now)}
+            for loc in slip_locales(slip, settings)
         ]
         url = slip.facts.rebooking_url
         qr = Markup(build_qr_svg(url, size_mm=size_mm)) if url and with_qr else None  # noqa: S704
         prepared.append(_Prepared(f"slip-{index}", slip.kind, blocks, qr, bool(url)))
     return prepared
-
-
-def _context(slip: Slip, *, settings: Settings, locale: str, now: datetime) -> dict[str, Any]:
-    facts = slip.facts
-    context = build_context(facts, settings=settings, locale=locale, now=now)
-    code = facts.short_code or ""
-    context.update(
-        short_code_grouped=" ".join(code[i : i + 4] for i in range(0, len(code), 4)),
-        entry_text=_without_scheme(context["rebooking_entry"]),
-        link_text=_without_scheme(facts.rebooking_url or ""),
-        domain=urlsplit(context["company"]["website"]).hostname or context["company"]["website"],
-        round_day=day_long(slip.round_day, locale) if slip.round_day else None,
-    )
-    return context
-
-
-def _without_scheme(url: str) -> str:
-    """'https://rapido.example/r' -> 'rapido.example/r': shorter to read and to type."""
-    return url.split("://", 1)[-1].rstrip("/")

@@ -16,6 +16,8 @@ from jinja2 import Environment
 from jinja2.filters import do_truncate
 
 from notifier.rendering.smstext import normalise_sms
+from notifier.templatecheck.findings import Finding, Severity
+from notifier.templatecheck.sources import SourceText, TemplateFiles
 
 _IT_DAYS = ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica")
 _IT_MONTHS = (
@@ -100,6 +102,37 @@ def foreign_words(text: str, *, language: str, names: re.Pattern[str]) -> list[F
             if word.lower() in WORDS[other] and word.lower() not in WORDS[language]:
                 found.append(ForeignWord(word, other))
     return list(dict.fromkeys(found))
+
+
+def foreign_word_findings(
+    text: str,
+    *,
+    language: str,
+    names: re.Pattern[str],
+    files: TemplateFiles,
+    closure: list[str],
+    medium: str,
+    sample: str,
+) -> list[Finding]:
+    """Each foreign word in a rendering, placed in the first of its files that writes it;
+    a warning on the rendered file (`closure[0]`) when none does: it came from a variable.
+
+    `medium` says where the words were: "in {} message", "on {} slip" ("an English")."""
+    found = []
+    for word in foreign_words(text, language=language, names=names):
+        what = f"'{word.word}' is {language_name(word.language)} {medium.format(in_a(language))}"
+        for name in dict.fromkeys(closure):
+            where = SourceText(files.source(name) or "").find_word(word.word)
+            if where is not None:
+                found.append(Finding(name, *where, Severity.ERROR, what, sample))
+                break
+        else:
+            found.append(
+                Finding(
+                    closure[0], None, None, Severity.WARNING, f"{what}, from a variable", sample
+                )
+            )
+    return found
 
 
 def _suspect(text: str, language: str) -> bool:

@@ -15,7 +15,7 @@ from notifier.rendering.environment import render_message
 from notifier.templatecheck.findings import Finding, Report, Severity
 from notifier.templatecheck.gsm import SmsLengths, literal_findings
 from notifier.templatecheck.htmlcheck import html_findings, tag_outline
-from notifier.templatecheck.language import foreign_words, in_a, language_name, name_forms
+from notifier.templatecheck.language import foreign_word_findings, name_forms
 from notifier.templatecheck.located import error_finding
 from notifier.templatecheck.names import Shape, check_names, merge, shape_of
 from notifier.templatecheck.samples import (
@@ -29,7 +29,7 @@ from notifier.templatecheck.samples import (
     sample_shipment,
 )
 from notifier.templatecheck.served import PROMISE_TEMPLATES, Served, served_templates
-from notifier.templatecheck.sources import SourceText, TemplateFiles
+from notifier.templatecheck.sources import TemplateFiles
 from notifier.vocabulary import Channel, Reason, Status
 
 EMAIL_LAYOUT = "email/base.html"
@@ -206,17 +206,14 @@ class MessageCheck:
     def _words(
         self, text: str, language: str, closure: list[str], names: re.Pattern[str], sample: str
     ) -> None:
-        for word in foreign_words(text, language=language, names=names):
-            other = language_name(word.language)
-            what = f"'{word.word}' is {other} in {in_a(language)} message"
-            for name in closure:
-                where = SourceText(self.files.source(name) or "").find_word(word.word)
-                if where is not None:
-                    self.report.add(Finding(name, *where, Severity.ERROR, what, sample))
-                    break
-            else:
-                self.report.add(
-                    Finding(
-                        closure[0], None, None, Severity.WARNING, f"{what}, from a variable", sample
-                    )
-                )
+        self.report.extend(
+            foreign_word_findings(
+                text,
+                language=language,
+                names=names,
+                files=self.files,
+                closure=closure,
+                medium="in {} message",
+                sample=sample,
+            )
+        )

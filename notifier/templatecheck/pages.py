@@ -16,12 +16,12 @@ from notifier.locales import SHIPPED_LANGUAGES
 from notifier.rendering.context import format_hours
 from notifier.templatecheck.findings import Finding, Report, Severity
 from notifier.templatecheck.htmlcheck import html_findings, tag_outline
-from notifier.templatecheck.language import foreign_words, in_a, language_name, name_forms
+from notifier.templatecheck.language import foreign_word_findings, name_forms
 from notifier.templatecheck.located import error_finding
 from notifier.templatecheck.names import Shape, check_names, merge, shape_of
 from notifier.templatecheck.pagesamples import PAGES, page_samples
 from notifier.templatecheck.samples import proper_names
-from notifier.templatecheck.sources import SourceText, TemplateFiles
+from notifier.templatecheck.sources import TemplateFiles
 
 _TAG = re.compile(r"<[^>]*>")
 INDEX = "web/index.html"
@@ -113,21 +113,14 @@ class PageCheck:
             sources = [(n, self.files.source(n) or "") for n in closure]
             self.report.extend(html_findings(page, sources, sample=f"{lang}: {sample}"))
         text = html.unescape(_TAG.sub(" ", page))
-        for word in foreign_words(text, language=lang, names=names):
-            what = f"'{word.word}' is {language_name(word.language)} on {in_a(lang)} page"
-            where = next(
-                (
-                    (n, found)
-                    for n in closure
-                    if (found := SourceText(self.files.source(n) or "").find_word(word.word))
-                ),
-                None,
+        self.report.extend(
+            foreign_word_findings(
+                text,
+                language=lang,
+                names=names,
+                files=self.files,
+                closure=closure,
+                medium="on {} page",
+                sample=f"{lang}: {sample}",
             )
-            if where is not None:
-                self.report.add(
-                    Finding(where[0], *where[1], Severity.ERROR, what, f"{lang}: {sample}")
-                )
-            else:
-                self.report.add(
-                    Finding(name, None, None, Severity.WARNING, f"{what}, from a variable", sample)
-                )
+        )

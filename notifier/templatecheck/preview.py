@@ -74,7 +74,7 @@ def preview_slip(
 ) -> tuple[bytes, str]:
     """A one-slip PDF and the sample it shows."""
     from notifier.slips.pdf import render_slips_pdf
-    from notifier.templatecheck.slipcheck import slip_samples
+    from notifier.templatecheck.slipsamples import slip_samples
 
     language = language_for(locale, settings.company.default_locale)
     found = slip_samples(settings, lang=language, reason=reason or Reason.RECIPIENT_ABSENT)

@@ -1,4 +1,4 @@
-"""One `notifier templates check`: messages, pages and slips, and override files nothing reads."""
+"""One `notifier templates check`: every check, and the override files that nothing reads."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from notifier.locales import SHIPPED_LANGUAGES
 from notifier.rendering.environment import build_environment
 from notifier.replies.answer import ANSWER_TEMPLATE
 from notifier.templatecheck.findings import Finding, Report, Severity
+from notifier.templatecheck.labelcheck import LabelCheck
 from notifier.templatecheck.messages import MessageCheck
 from notifier.templatecheck.pages import PageCheck
 from notifier.templatecheck.slipcheck import SlipCheck
@@ -28,6 +29,7 @@ def check_templates(settings: Settings) -> Report:
     MessageCheck(settings, env, files, report).run()
     PageCheck(settings, env, files, report).run()
     SlipCheck(settings, env, files, report).run()
+    LabelCheck(settings, env, files, report).run()
     report.files.update(name for name in READ_BY_CODE if files.find(name) is not None)
     report.extend(unused_overrides(settings, report))
     return report

@@ -52,16 +52,19 @@ class Sample:
     promise: Promised | None = None
 
 
-def _local(settings: Settings, day: date, hour: int, minute: int) -> datetime:
+def local_time(settings: Settings, day: date, hour: int, minute: int) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(settings.company.timezone))
 
 
 def moments(settings: Settings) -> list[tuple[str, datetime, datetime]]:
     """(label, event time, sending time): sent at once, and the next morning after quiet hours."""
-    attempt, evening = _local(settings, ATTEMPT_DAY, 10, 49), _local(settings, ATTEMPT_DAY, 20, 47)
+    attempt, evening = (
+        local_time(settings, ATTEMPT_DAY, 10, 49),
+        local_time(settings, ATTEMPT_DAY, 20, 47),
+    )
     return [
         ("sent the same day", attempt, attempt + timedelta(minutes=2)),
-        ("sent the next morning", evening, _local(settings, NEXT_ATTEMPT, 8, 0)),
+        ("sent the next morning", evening, local_time(settings, NEXT_ATTEMPT, 8, 0)),
     ]
 
 
@@ -210,7 +213,9 @@ def promise_samples(settings: Settings) -> list[Sample]:
         (
             "told in the morning",
             Apology(
-                Told.WAITING, Channel.EMAIL, _local(settings, BOOKED_DAY + timedelta(days=1), 8, 0)
+                Told.WAITING,
+                Channel.EMAIL,
+                local_time(settings, BOOKED_DAY + timedelta(days=1), 8, 0),
             ),
         ),
         ("nobody to tell", Apology(Told.NOT_TOLD)),
@@ -227,7 +232,7 @@ def promise_samples(settings: Settings) -> list[Sample]:
             facts = base_facts(
                 settings, status=Status.DELIVERY_ATTEMPTED, reason=Reason.RECIPIENT_ABSENT
             )
-            facts = replace(facts, occurred_at=_local(settings, ATTEMPT_DAY, 10, 49))
+            facts = replace(facts, occurred_at=local_time(settings, ATTEMPT_DAY, 10, 49))
             if index == 1:  # a later attempt is announced: the apology says when
                 later = BOOKED_DAY + timedelta(days=1)
                 facts = replace(facts, next_attempt_date=later, next_attempt_window="09:00-13:00")

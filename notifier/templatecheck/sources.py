@@ -131,5 +131,7 @@ def _inside_code(text: str, offset: int) -> bool:
     )
     if closed > opened:
         return False
+    if text.startswith("{#", opened):
+        return True  # a comment: its apostrophes ("a route pack's slip") quote nothing
     code = text[opened:offset]
     return code.count('"') % 2 == 0 and code.count("'") % 2 == 0

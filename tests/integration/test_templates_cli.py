@@ -11,7 +11,14 @@ from typer.testing import CliRunner
 
 from notifier import paths
 from notifier.cli import app
+from notifier.config.loading import load_settings
+from notifier.rendering.environment import build_environment
 from notifier.rendering.smstext import sms_encoding
+from notifier.templatecheck.findings import Report
+from notifier.templatecheck.labelcheck import LabelCheck
+from notifier.templatecheck.messages import languages
+from notifier.templatecheck.slipsamples import missed_batch
+from notifier.templatecheck.sources import TemplateFiles
 
 pytestmark = pytest.mark.slow  # each check renders every template: a few seconds
 
@@ -84,6 +91,17 @@ LONG = "{{ company.name }}: parcel {{ tracking_grouped }} is going back to the s
     "Please call us about it before it leaves. " * 7
 ) + "Help {{ company.phone }}\n"  # fmt: skip
 BROKEN_HTML = shipped("email/base.html").replace("<h1 style", "<h1><span style", 1)
+ROUTE_UNDEFINED = shipped("slips/en/_route.html").replace(
+    "deliver your parcel, but:", "deliver your parcel {{ nope.x }}, but:"
+)
+FINAL_UNDEFINED = shipped("slips/it/_final.html").replace(
+    "tornerà al mittente.", "tornerà al {{ mittente_nome }}."
+)
+# Only a rendering finds it: pickup_point is a place on some notices and None on others.
+FINAL_UNGUARDED = shipped("slips/en/_final.html").replace(
+    "{% set p = c.waiting_at %}", "{% set p = c.waiting_at %}{{ c.pickup_point.name }}"
+)
+FINAL_ITALIAN = shipped("slips/en/_final.html").replace("Last notice:", "Ultimo avviso:")
 
 
 MISTAKES = {
@@ -101,6 +119,21 @@ MISTAKES = {
     ),
     "too-long": (
         "sms/en/returning.txt", LONG, "{{", "need more than templates.sms_max_segments = 2"
+    ),
+    "route-slip-undefined-variable": (
+        "slips/en/_route.html", ROUTE_UNDEFINED, "nope", "undefined variable 'nope'"
+    ),
+    "final-notice-undefined-variable": (
+        "slips/it/_final.html", FINAL_UNDEFINED, "mittente_nome",
+        "undefined variable 'mittente_nome'",
+    ),
+    "final-notice-unguarded-place": (
+        "slips/en/_final.html", FINAL_UNGUARDED, "name }}",
+        "undefined attribute 'name' of None (an unknown fact: guard it with {% if %}) "
+        "(sample: en, final, held at depot MI01)",
+    ),
+    "italian-word-on-an-english-final-notice": (
+        "slips/en/_final.html", FINAL_ITALIAN, "avviso", "'avviso' is Italian on an English slip"
     ),
 }  # fmt: skip
 
@@ -136,6 +169,64 @@ def test_an_override_nothing_reads_is_a_warning_not_an_error(tmp_path: Path) -> 
     assert (
         "sms/en/missed_deliveyr.txt: warning: in templates.override_dir but read by nothing" in out
     )
+
+
+def test_an_override_of_a_route_slip_or_a_final_notice_is_read_and_rendered(
+    tmp_path: Path,
+) -> None:
+    names = ("slips/it/_route.html", "slips/en/_final.html")
+    config = config_with(tmp_path, {name: shipped(name) for name in names})
+    code, out, _ = invoke("templates", "check", "--config", str(config))
+    assert code == 0, out
+    assert "read by nothing" not in out
+
+
+def test_a_route_slip_set_below_the_legibility_floor_is_an_error(tmp_path: Path) -> None:
+    css = shipped("slips/slip.css") + "\n.slip-route .key { font-size: 10pt; }\n"
+    config = config_with(tmp_path, {"slips/slip.css": css})
+    code, out, _ = invoke("templates", "check", "--config", str(config))
+    assert code == 1, out
+    assert errors(out) == [
+        "slips/slip.html: error: text is set below the legibility floor: key facts at 10 pt, "
+        "below the 14 pt floor (slips/slip.css sets the sizes) "
+        "(sample: it, route, out for delivery)"
+    ]
+
+
+def renderings(config: Path) -> int:
+    code, out, _ = invoke("templates", "check", "--config", str(config))
+    assert code == 0, out
+    found = re.search(r"(\d+) renderings: 0 errors, 0 warnings", out.splitlines()[-1])
+    assert found, out
+    return int(found.group(1))
+
+
+def test_each_missed_delivery_sample_is_a_label_on_each_configured_printer(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    text = CONFIG.read_text(encoding="utf-8")
+    own = 'code = "MI01"\nlabel_printer = { width_mm = 48, dpi = 300 }\n'
+    config.write_text(text.replace('code = "MI01"\n', own, 1), encoding="utf-8")
+    settings = load_settings(CONFIG, {})
+    labels = sum(len(missed_batch(settings, lang).slips) for lang in languages(settings))
+    assert labels > 100  # every reason with every next step, in both languages
+    assert renderings(config) == renderings(CONFIG) + labels
+
+
+def test_a_label_that_does_not_render_is_placed_in_the_wording_it_read(tmp_path: Path) -> None:
+    name = "slips/en/_text.html"
+    text = shipped(name).replace(
+        "{% macro tracking_label() %}Tracking", "{% macro tracking_label() %}{{ nope.x }}"
+    )
+    settings = load_settings(config_with(tmp_path, {name: text}), {})
+    report = Report()
+    env = build_environment(settings)
+    LabelCheck(settings, env, TemplateFiles.for_settings(settings), report).run()
+    assert report.failed
+    [finding] = {str(f).split(" (sample: ")[0] for f in report.findings}
+    assert finding == f"{name}:{position(text, 'nope')}: error: undefined variable 'nope'"
+    assert report.findings[0].sample == "en, -, next attempt known, label 72 mm at 203 dpi"
 
 
 def test_preview_prints_an_sms_with_its_encoding_and_segments() -> None:

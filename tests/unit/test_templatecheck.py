@@ -10,6 +10,7 @@ from notifier.templatecheck.gsm import SmsLengths, literal_findings
 from notifier.templatecheck.htmlcheck import html_findings, html_problems
 from notifier.templatecheck.language import foreign_words, name_forms
 from notifier.templatecheck.names import check_names, shape_of
+from notifier.templatecheck.slipread import read_slips
 from notifier.templatecheck.sources import SourceText
 
 ENV = Environment(undefined=StrictUndefined, lstrip_blocks=True)
@@ -188,3 +189,22 @@ def test_positions_count_lines_and_columns_from_one() -> None:
     assert text.column_of(2, "x") == 7
     assert text.find_word("cd") == (2, 1)
     assert SourceText("{{ cd }} cd").find_word("cd") == (1, 10)
+
+
+def test_a_slips_document_is_read_slip_by_slip_in_each_blocks_language() -> None:
+    html = (
+        '<html lang="it"><head><title>Rapido</title><style>/* the sizes */</style></head>'
+        '<body><section id="slip-0"><div lang="it"><p>Il pacco<p class="key">oggi</div>'
+        '<div lang="en"><p>The parcel<br>today</div></section>'
+        '<section id="slip-1"><div lang="it"><p>Domani</p></div></section></body></html>'
+    )
+    read = read_slips(html)
+    assert read.texts == {
+        (0, "it"): "Il pacco oggi",
+        (0, "en"): "The parcel today",
+        (1, "it"): "Domani",
+    }
+    assert len(read.outlines) == 2
+    # Ids differ from slip to slip, the CSS sees the same: one outline.
+    again = read_slips(html.replace('id="slip-1"', 'id="slip-7"').replace("Domani", "Dopodomani"))
+    assert again.outlines == read.outlines
