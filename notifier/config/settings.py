@@ -95,6 +95,12 @@ class Company(_Section):
 
 class Database(_Section):
     url: NonEmpty = "sqlite:///notifier.db"
+    # How long a transaction waits for another writer's lock (SQLite's busy timeout,
+    # PostgreSQL's lock_timeout) and for a free pooled connection, before the web answers
+    # 503 with Retry-After: a sender retries a 503, while a hung request loses its event.
+    lock_timeout_seconds: float = Field(default=5.0, ge=0.5, le=60.0)
+    # PostgreSQL: the longest any one statement of the service may run.
+    statement_timeout_seconds: float = Field(default=15.0, ge=1.0, le=600.0)
 
     @field_validator("url")
     @classmethod

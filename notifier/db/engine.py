@@ -9,7 +9,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+from notifier.config import Settings
+
+# A transaction's wait for another writer's lock, unless the caller says otherwise
+# (engine_from: [database] lock_timeout_seconds).
+DEFAULT_LOCK_TIMEOUT_SECONDS = 5.0
 
 
 def normalise_url(url: str) -> URL:
@@ -23,20 +27,47 @@ def normalise_url(url: str) -> URL:
 PG_CONNECT_TIMEOUT_SECONDS = 10
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def engine_from(settings: Settings) -> Engine:
+    """The service's engine: its URL and its timeouts from [database]."""
+    database = settings.database
+    return make_engine(
+        database.url,
+        lock_timeout_seconds=database.lock_timeout_seconds,
+        statement_timeout_seconds=database.statement_timeout_seconds,
+    )
+
+
+def make_engine(
+    url: str,
+    *,
+    lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+    statement_timeout_seconds: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An engine whose waits are bounded: for a lock, for a pooled connection, for a
+    connection to a host, and (PostgreSQL, when given) for any one statement. A migration
+    passes no statement timeout: building an index on a large table may take minutes."""
     # Database errors quote their statement's parameters: phone numbers, addresses,
     # message bodies. Hidden, an error can be logged without leaking them.
     kwargs.setdefault("hide_parameters", True)
+    kwargs.setdefault("pool_timeout", lock_timeout_seconds)
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, **kwargs)
+        return _sqlite_engine(parsed, busy_timeout_ms=int(lock_timeout_seconds * 1000), **kwargs)
+    options = f"-c lock_timeout={int(lock_timeout_seconds * 1000)}"
+    if statement_timeout_seconds is not None:
+        options += f" -c statement_timeout={int(statement_timeout_seconds * 1000)}"
     # Without a connect timeout an unresponsive host hangs /healthz and every worker.
-    kwargs.setdefault("connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS})
+    kwargs.setdefault(
+        "connect_args", {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, "options": options}
+    )
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
-def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
+def _sqlite_engine(url: URL, *, busy_timeout_ms: int, **kwargs: Any) -> Engine:
+    if url.database in (None, "", ":memory:"):
+        kwargs.pop("pool_timeout", None)  # an in-memory database has a single-connection pool
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -45,7 +76,7 @@ def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # WAL + NORMAL is durable against application crashes; only an OS crash or power
         # cut can lose the last transactions, which the sources will resend.

@@ -23,7 +23,7 @@ from notifier.config import Settings, load_settings
 from notifier.config.loading import find_config_path
 from notifier.config.option import ConfigOption
 from notifier.db import schema
-from notifier.db.engine import make_engine, read_transaction, write_transaction
+from notifier.db.engine import engine_from, read_transaction, write_transaction
 from notifier.errors import ConfigError, NotifierError
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ def _write_label(
 
 def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: bool) -> T:
     """`work(connection)` in one transaction on a database whose schema is current."""
-    engine = make_engine(settings.database.url)
+    engine = engine_from(settings)
     try:
         schema.ensure_current(engine)
         # Links are derived from the key: fail here, not halfway through a print run.

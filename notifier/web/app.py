@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifier.config import Settings
-from notifier.db.engine import make_engine
+from notifier.db.engine import engine_from
+from notifier.db.faults import RETRY_AFTER_SECONDS, is_database_fault
 from notifier.locales import language_for
 from notifier.rendering.context import format_hours
 from notifier.rendering.environment import build_environment
@@ -62,7 +63,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
-    app.state.engine = engine if engine is not None else make_engine(settings.database.url)
+    app.state.engine = engine if engine is not None else engine_from(settings)
     app.state.scheduler = scheduler
     app.state.templates = build_environment(settings)
     app.include_router(health.router)
@@ -102,7 +103,8 @@ def _add_pages(app: FastAPI, settings: Settings) -> None:
 
 
 class _ContainErrors:
-    """Answer an unhandled error with a bare 500 and log it without its message.
+    """Answer an unhandled error with a bare 500 (a database fault: 503 with Retry-After)
+    and log it without its message.
 
     The request body can hold personal data, and so can an exception's message (a database
     error quotes its statement's parameters). Starlette's own 500 handler re-raises, and the
@@ -126,10 +128,20 @@ class _ContainErrors:
         try:
             await self.app(scope, receive, watched)
         except Exception as exc:
-            log.error("unhandled error: %s", _trace(exc))
-            if started:  # too late for a 500: the server closes the unfinished response
+            fault = is_database_fault(exc)
+            log.error("%s: %s", "database unavailable" if fault else "unhandled error", _trace(exc))
+            if started:  # too late for an answer: the server closes the unfinished response
                 return
-            await JSONResponse({"error": "internal error"}, status_code=500)(scope, receive, send)
+            if fault:
+                # Locked, unreachable or timed out: the sender retries, nothing is lost.
+                answer = JSONResponse(
+                    {"error": "the database is unavailable: try again shortly"},
+                    status_code=503,
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                )
+            else:
+                answer = JSONResponse({"error": "internal error"}, status_code=500)
+            await answer(scope, receive, send)
 
 
 def _trace(exc: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""GET /healthz: database reachable, schema current, scheduler ticking."""
+"""GET /healthz: database reachable and writable, schema current, scheduler ticking."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.db import schema
+from notifier.db.writable import can_write
 from notifier.errors import DatabaseUnavailableError
 
 router = APIRouter()
@@ -24,7 +25,10 @@ def healthz(request: Request) -> JSONResponse:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         current = schema.current_revision(engine)
-        body["database"] = "ok"
+        # Reachable is not enough: events are acknowledged only once they are written.
+        writable = can_write(engine)
+        body["database"] = "ok" if writable else "not writable: locked or read-only"
+        healthy = writable
     # Whatever the failure (refused, timed out, auth), the answer is the same: down.
     except (DatabaseUnavailableError, SQLAlchemyError, OSError) as exc:
         body["database"] = f"unreachable: {type(exc).__name__}"
