@@ -6,7 +6,6 @@ driver's handheld records the attempt and prints the slip in one round trip.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from notifier import strictjson
 from notifier.config import Settings
 from notifier.errors import RequestTooLargeError
 from notifier.ingest.batches import Summary, payload_text, store_checked
@@ -60,7 +60,7 @@ async def post_events(request: Request) -> JSONResponse:
     except RequestTooLargeError as exc:
         return _error(413, str(exc))
     try:
-        document = json.loads(body)
+        document = strictjson.loads(body)
     except (ValueError, RecursionError) as exc:
         return _error(400, f"the body is not valid JSON: {exc}")
     items: list[Any] = document if isinstance(document, list) else [document]

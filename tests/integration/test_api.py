@@ -583,6 +583,10 @@ def test_only_json_is_accepted(
         b'{"event_id": 1}\n{"event_id": 2}\n',
         b"[1, 2",
         b"1" * 5000,
+        b"NaN",
+        b"-Infinity",
+        b'{"event_id": Infinity}',
+        b'{"event_id": "e1", "weight": NaN}',
     ],
     ids=[
         "empty",
@@ -597,6 +601,11 @@ def test_only_json_is_accepted(
         "json lines",
         "unterminated",
         "int over the digit limit",
+        # Python's json reads these; JSON (RFC 8259) has no such values: refused.
+        "NaN",
+        "-Infinity",
+        "Infinity as event_id",
+        "NaN in an extra field",
     ],
 )
 def test_a_body_that_is_not_json_is_400(
@@ -639,8 +648,6 @@ ODD_DOCUMENTS: list[tuple[str, bytes, int]] = [
     ("tiny float", b"-1.5e-300", 422),
     ("int of 4000 digits", b"9" * 4000, 422),
     ("float overflow", b"1e999", 422),
-    ("NaN", b"NaN", 422),
-    ("-Infinity", b"-Infinity", 422),
     ("string", b'"RP1X"', 422),
     ("unicode string", '"ça va 👋"'.encode(), 422),
     ("nested empty arrays", b"[[[]]]", 422),
@@ -649,8 +656,6 @@ ODD_DOCUMENTS: list[tuple[str, bytes, int]] = [
     ("empty object", b"{}", 422),
     ("deep but legal arrays", b"[" * 500 + b"]" * 500, 422),
     ("deep extra field", encoded()[:-1] + b', "x": ' + b"[" * 500 + b"]" * 500 + b"}", 200),
-    ("NaN in an extra field", encoded(weight=float("nan")), 200),
-    ("Infinity as event_id", b'{"event_id": Infinity}', 422),
     ("lone surrogate id", encoded(event_id="\ud800"), 422),
     ("lone surrogate name", encoded(recipient={"name": "\udfff"}), 422),
     ("emoji everywhere", encoded(event_id="📦", depot="🏭", recipient={"name": "😀"}), 200),
