@@ -280,7 +280,8 @@ def checker_peak_memory(events: Path, log: Path) -> float:
     this is the other one. Its output, the checked lines, goes to /dev/null.
     """
     region = _settings("sqlite://").company.default_phone_region
-    command = [sys.executable, "-m", "notifier.ingest.filecheck", str(events), "jsonl", region, "0"]
+    child = ["-m", "notifier.ingest.filecheck", str(events), "jsonl", "native", region, "0"]
+    command = [sys.executable, *child]
     peak, _ = _launch(command, dict(os.environ), Path(os.devnull), errors=log)
     return peak
 

@@ -23,7 +23,7 @@ from notifier.config.loading import find_config_path
 from notifier.config.option import ConfigOption
 from notifier.config.pitfalls import setup_warnings
 from notifier.db import schema
-from notifier.db.engine import make_engine, read_transaction
+from notifier.db.engine import engine_from, make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
 from notifier.ops.cli import callbacks_app
 from notifier.ops.cli import promises as promises_command
@@ -111,7 +111,9 @@ def check_config(
 def db_upgrade(config: ConfigOption = None) -> None:
     """Create the database schema, or bring it up to date."""
     settings = _settings(config)
-    engine = make_engine(settings.database.url)
+    # No statement timeout: building an index on a large table may take minutes.
+    database = settings.database
+    engine = make_engine(database.url, lock_timeout_seconds=database.lock_timeout_seconds)
     try:
         before = schema.current_revision(engine)
         schema.upgrade(engine)
@@ -127,7 +129,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
 def db_current(config: ConfigOption = None) -> None:
     """Print the schema version of the database and the one this notifier needs."""
     settings = _settings(config)
-    engine = make_engine(settings.database.url)
+    engine = engine_from(settings)
     try:
         current = schema.current_revision(engine)
     except NotifierError as exc:
@@ -142,7 +144,7 @@ def db_current(config: ConfigOption = None) -> None:
 
 
 def _ready_engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database.url)
+    engine = engine_from(settings)
     try:
         schema.ensure_current(engine)
         # Links are derived from the key: fail here, not at the first missed delivery.
@@ -155,10 +157,18 @@ def _ready_engine(settings: Settings) -> Engine:
 
 @app.command()
 def ingest(
-    files: Annotated[list[Path], typer.Argument(help="JSON Lines (.jsonl) or CSV (.csv) files.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="JSON Lines (.jsonl) or CSV (.csv) files; aggregator exports."),
+    ],
     file_format: Annotated[
         str | None,
-        typer.Option("--format", help="jsonl or csv (default: from each file's extension)."),
+        typer.Option(
+            "--format",
+            help="jsonl or csv for native events (default: from each file's extension); "
+            "karrio, easypost, aftership or shippo for that provider's webhook payloads, "
+            "one a line or one JSON array.",
+        ),
     ] = None,
     report: Annotated[
         Path | None,
@@ -213,7 +223,7 @@ def bookings(
         err.print(f"error: --format must be csv or json, not {output_format!r}")
         raise typer.Exit(2)
     settings = _settings(config)
-    engine = make_engine(settings.database.url)
+    engine = engine_from(settings)
     try:
         schema.ensure_current(engine)
         with read_transaction(engine) as connection:

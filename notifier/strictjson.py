@@ -19,3 +19,8 @@ def _refuse(constant: str) -> Any:
 def loads(text: str | bytes) -> Any:
     """json.loads, refusing NaN, Infinity and -Infinity (a ValueError, as for bad JSON)."""
     return json.loads(text, parse_constant=_refuse)
+
+
+def decoder() -> json.JSONDecoder:
+    """A decoder for raw_decode (one value after another), refusing them likewise."""
+    return json.JSONDecoder(parse_constant=_refuse)

@@ -264,3 +264,10 @@ def _contacts(fields: _Fields, default_region: str) -> tuple[ContactPoint, ...]:
     if email is not None:
         found.append(parse_email(email))
     return tuple(found)
+
+
+def parse_native_events(
+    payload: Mapping[str, Any], *, raw: str, default_region: str, now: datetime
+) -> list[Event]:
+    """One native event as the parser registry's list (aggregator payloads may give more)."""
+    return [parse_native_event(payload, raw=raw, default_region=default_region, now=now)]

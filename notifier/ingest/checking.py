@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from notifier.carriers import Parser
 from notifier.carriers.native import parse_native_event, shown_id
 from notifier.errors import EventRejectedError, FieldError
 from notifier.vocabulary import Event
@@ -63,3 +64,18 @@ def check(item: Incoming, *, default_region: str, now: datetime) -> Checked | It
         event_id = item.payload.get("event_id") if isinstance(item.payload, dict) else None
         return ItemResult(item.position, Outcome.REJECTED, shown_id(event_id), tuple(exc.errors))
     return Checked(item.position, event)
+
+
+def check_payload(
+    item: Incoming, *, parser: Parser, default_region: str, now: datetime
+) -> list[Checked | ItemResult]:
+    """`check` for any registered format: the item's events, each at the item's position,
+    or its one rejection. An aggregator's payload may hold none or several events."""
+    if item.error is not None:
+        return [ItemResult(item.position, Outcome.REJECTED, None, (item.error,))]
+    try:
+        events = parser(item.payload, raw=item.raw, default_region=default_region, now=now)
+    except EventRejectedError as exc:
+        event_id = item.payload.get("event_id") if isinstance(item.payload, dict) else None
+        return [ItemResult(item.position, Outcome.REJECTED, shown_id(event_id), tuple(exc.errors))]
+    return [Checked(item.position, event) for event in events]

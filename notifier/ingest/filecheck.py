@@ -22,8 +22,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from notifier.carriers import NATIVE, PARSERS
 from notifier.errors import InputFormatError
-from notifier.ingest.checking import Checked, Incoming, ItemResult, check
+from notifier.ingest.checking import Checked, Incoming, ItemResult, check_payload
 from notifier.ingest.files import FileFormat, read_records
 from notifier.ingest.wire import Wire, from_wire, to_wire
 
@@ -53,6 +54,7 @@ def checked_in_child(
     path: Path,
     file_format: FileFormat,
     *,
+    parser: str = NATIVE,
     default_region: str,
     now: Callable[[], datetime],
     progress: Callable[[int], None],
@@ -71,6 +73,7 @@ def checked_in_child(
         __name__,
         str(path),
         file_format.value,
+        parser,
         default_region,
         repr(offset),
     ]
@@ -135,19 +138,28 @@ def _send(out: IO[bytes], message: tuple[object, ...]) -> None:
 
 
 def check_file(
-    path: str, file_format: FileFormat, default_region: str, offset: timedelta, out: IO[bytes]
+    path: str,
+    file_format: FileFormat,
+    default_region: str,
+    offset: timedelta,
+    out: IO[bytes],
+    parser: str = NATIVE,
 ) -> None:
     """The child's work: read, check and send every line, then the end."""
+    parse = PARSERS[parser]
     try:
         with open(path, "rb") as stream:
             chunk: list[tuple[int, Wire] | ItemResult] = []
             for record in read_records(stream, file_format):
                 item = Incoming(record.line, record.payload, record.raw, record.error)
-                result = check(item, default_region=default_region, now=datetime.now(UTC) + offset)
-                if isinstance(result, Checked):
-                    chunk.append((result.position, to_wire(result.event)))
-                else:
-                    chunk.append(result)
+                moment = datetime.now(UTC) + offset
+                for result in check_payload(
+                    item, parser=parse, default_region=default_region, now=moment
+                ):
+                    if isinstance(result, Checked):
+                        chunk.append((result.position, to_wire(result.event)))
+                    else:
+                        chunk.append(result)
                 if len(chunk) >= CHUNK_LINES:
                     _send(out, (_CHUNK, stream.tell(), chunk))
                     chunk = []
@@ -164,7 +176,7 @@ def check_file(
 def main(arguments: list[str]) -> int:
     # Ctrl-C reaches the whole process group: the parent decides, and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    path, file_format, default_region, offset = arguments
+    path, file_format, parser, default_region, offset = arguments
     try:
         check_file(
             path,
@@ -172,6 +184,7 @@ def main(arguments: list[str]) -> int:
             default_region,
             timedelta(seconds=float(offset)),
             sys.stdout.buffer,
+            parser,
         )
     except BrokenPipeError:
         # The parent has gone: nothing waits for the rest. Point stdout at /dev/null so

@@ -21,12 +21,13 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
+from notifier.carriers import PARSERS
 from notifier.config import Settings
 from notifier.errors import InputFormatError
 from notifier.ingest.batches import Summary, store_checked
-from notifier.ingest.checking import Checked, Incoming, ItemResult, Outcome, check
+from notifier.ingest.checking import Checked, Incoming, ItemResult, Outcome, check_payload
 from notifier.ingest.filecheck import checked_in_child, worth_a_process
-from notifier.ingest.files import FileFormat, detect_format, read_records
+from notifier.ingest.files import InputFormat, input_format, read_records
 
 SHOWN_REJECTIONS = 50
 
@@ -87,7 +88,7 @@ class FileImport:
 
     def _ingest_file(self, path: Path, file_format: str | None, writer: Any) -> None:
         try:
-            fmt = FileFormat(file_format) if file_format else detect_format(path)
+            fmt = input_format(file_format, path)
             stream = path.open("rb")
         except (InputFormatError, ValueError, OSError) as exc:
             self.failed_files += 1
@@ -109,18 +110,24 @@ class FileImport:
                 self.console.print(f"{path}: {exc}", soft_wrap=True)
 
     def _checked(
-        self, path: Path, stream: BinaryIO, fmt: FileFormat, bar: _ProgressBar
+        self, path: Path, stream: BinaryIO, fmt: InputFormat, bar: _ProgressBar
     ) -> Iterator[Checked | ItemResult]:
         region = self.settings.company.default_phone_region
         if worth_a_process(path):
             yield from checked_in_child(
-                path, fmt, default_region=region, now=self.now, progress=bar.at
+                path,
+                fmt.file_format,
+                parser=fmt.parser,
+                default_region=region,
+                now=self.now,
+                progress=bar.at,
             )
             return
-        for record in read_records(stream, fmt):
+        parser = PARSERS[fmt.parser]
+        for record in read_records(stream, fmt.file_format):
             bar.advance()
             item = Incoming(record.line, record.payload, record.raw, record.error)
-            yield check(item, default_region=region, now=self.now())
+            yield from check_payload(item, parser=parser, default_region=region, now=self.now())
 
     def _reject(self, path: Path, result: ItemResult, writer: Any) -> None:
         for error in result.errors:

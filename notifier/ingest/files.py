@@ -1,4 +1,4 @@
-"""Reading event files (JSON Lines, CSV) as a stream of records, one line at a time."""
+"""Reading event files (JSON Lines, CSV, a JSON array) as a stream of records."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from notifier import strictjson
+from notifier.carriers import NATIVE, PARSERS
 from notifier.carriers.native import REQUIRED
 from notifier.errors import FieldError, InputFormatError
 
@@ -20,6 +22,12 @@ MAX_LINE_BYTES = 64 * 1024
 class FileFormat(StrEnum):
     JSONL = "jsonl"
     CSV = "csv"
+    # An aggregator's export: JSON Lines, or the whole file one JSON array of payloads.
+    JSON = "json"
+
+
+# A JSON array is read whole (its elements' lines are known only once it parses): a bound.
+MAX_ARRAY_BYTES = 64 * 1024 * 1024
 
 
 _EXTENSIONS = {".jsonl": FileFormat.JSONL, ".ndjson": FileFormat.JSONL, ".csv": FileFormat.CSV}
@@ -33,6 +41,27 @@ class Record:
     payload: dict[str, Any] | None
     raw: str
     error: FieldError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InputFormat:
+    """How to read a file and whose payloads its records are (a key of carriers.PARSERS)."""
+
+    file_format: FileFormat
+    parser: str = NATIVE
+
+
+def input_format(name: str | None, path: Path) -> InputFormat:
+    """`--format`: jsonl or csv for native events, or an aggregator's name; else the
+    file's extension (native events)."""
+    if name is None:
+        return InputFormat(detect_format(path))
+    if name in (FileFormat.JSONL, FileFormat.CSV):
+        return InputFormat(FileFormat(name))
+    if name in PARSERS and name != NATIVE:
+        return InputFormat(FileFormat.JSON, name)
+    known = ", ".join([FileFormat.JSONL, FileFormat.CSV, *(p for p in PARSERS if p != NATIVE)])
+    raise InputFormatError(f"unknown format {name!r} (use one of {known})")
 
 
 def detect_format(path: Path) -> FileFormat:
@@ -49,7 +78,63 @@ def detect_format(path: Path) -> FileFormat:
 def read_records(stream: BinaryIO, file_format: FileFormat) -> Iterator[Record]:
     if file_format is FileFormat.JSONL:
         return _jsonl_records(stream)
+    if file_format is FileFormat.JSON:
+        return _json_records(stream)
     return _csv_records(stream)
+
+
+def _json_records(stream: BinaryIO) -> Iterator[Record]:
+    start = stream.read(4096)
+    stream.seek(0)
+    if not start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        return _jsonl_records(stream)
+    body = stream.read(MAX_ARRAY_BYTES + 1)
+    if len(body) > MAX_ARRAY_BYTES:
+        raise InputFormatError(f"a JSON array over {MAX_ARRAY_BYTES} bytes: use JSON Lines")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFormatError(f"not UTF-8 text ({exc.reason})") from exc
+    # Read before anything is stored: a broken array cannot be resumed past its error,
+    # so the file is refused whole rather than half stored.
+    return iter(list(_array_records(text)))
+
+
+_SPACE = " \t\r\n"
+
+
+def _array_records(text: str) -> Iterator[Record]:
+    """Each element of a JSON array with the line it starts on."""
+    decoder = strictjson.decoder()
+    at, line, counted = text.index("[") + 1, 1, 0
+    while True:
+        while at < len(text) and text[at] in _SPACE:
+            at += 1
+        if at >= len(text):
+            raise InputFormatError("the JSON array is not closed with ]")
+        if text[at] == "]" and counted == 0:
+            break
+        line += text.count("\n", counted, at)
+        counted = at
+        try:
+            payload, end = decoder.raw_decode(text, at)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, or NaN refused
+            raise InputFormatError(f"line {line}: not valid JSON: {exc}") from exc
+        if isinstance(payload, dict):
+            yield Record(line, payload, text[at:end])
+        else:
+            yield Record(line, None, text[at:end], FieldError("-", "expected a JSON object"))
+        at = end
+        while at < len(text) and text[at] in _SPACE:
+            at += 1
+        if at < len(text) and text[at] == ",":
+            at += 1
+            continue
+        if at < len(text) and text[at] == "]":
+            break
+        raise InputFormatError(f"line {line}: the JSON array needs a , or ] after an element")
+    if text[at + 1 :].strip(_SPACE):
+        raise InputFormatError("text after the JSON array's closing ]")
 
 
 def _jsonl_records(stream: BinaryIO) -> Iterator[Record]:
@@ -67,8 +152,8 @@ def _jsonl_records(stream: BinaryIO) -> Iterator[Record]:
         if not text:
             continue
         try:
-            payload = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
+            payload = strictjson.loads(text)
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, or NaN refused
             yield Record(number, None, text, FieldError("-", f"not valid JSON: {exc}"))
             continue
         if not isinstance(payload, dict):

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from notifier.carriers.aftership import parse_aftership
 from notifier.errors import InputFormatError
-from notifier.ingest.checking import Checked, Incoming, ItemResult, check
+from notifier.ingest.checking import Checked, Incoming, ItemResult, check, check_payload
 from notifier.ingest.filecheck import CHUNK_LINES, checked_in_child
 from notifier.ingest.files import FileFormat, read_records
 from tests.conftest import NOW
 from tests.integration.events import as_csv, as_jsonl, histories
+from tests.unit.carrier_payloads import own
 
 
 def checked_here(path: Path, fmt: FileFormat) -> list[Checked | ItemResult]:
@@ -141,3 +143,26 @@ def test_large_files_go_to_a_child_and_small_ones_do_not(tmp_path: Path) -> None
 def test_a_file_the_child_cannot_read_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(InputFormatError, match="cannot read"):
         list(checked_there(tmp_path / "gone.jsonl", FileFormat.JSONL))
+
+
+def test_an_aggregator_array_checked_in_a_child_matches_checking_it_here(tmp_path: Path) -> None:
+    payloads = [own("aftership_attempt_fail.json")[0], {"msg": "not a tracking"}]
+    path = tmp_path / "aftership.json"
+    path.write_text(json.dumps(payloads * 40, indent=1), encoding="utf-8")
+    with path.open("rb") as stream:
+        here = [
+            result
+            for r in read_records(stream, FileFormat.JSON)
+            for result in check_payload(
+                Incoming(r.line, r.payload, r.raw, r.error),
+                parser=parse_aftership,
+                default_region="IT",
+                now=NOW,
+            )
+        ]
+    there = checked_in_child(
+        path, FileFormat.JSON, parser="aftership", default_region="IT", now=lambda: NOW,
+        progress=[].append,
+    )  # fmt: skip
+    assert list(there) == here
+    assert [type(r) for r in here[:2]] == [Checked, ItemResult]

@@ -1,4 +1,5 @@
-"""Reading event files: JSON Lines and CSV, line numbers, and lines that cannot be read."""
+"""Reading event files: JSON Lines, CSV and JSON arrays, line numbers, and lines that
+cannot be read."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from notifier.errors import InputFormatError
-from notifier.ingest.files import FileFormat, detect_format, read_records, unflatten
+from notifier.ingest.files import (
+    FileFormat,
+    InputFormat,
+    detect_format,
+    input_format,
+    read_records,
+    unflatten,
+)
 
 
 def records(data: bytes, fmt: FileFormat) -> list[tuple[int, object, str | None]]:
@@ -113,3 +121,66 @@ def test_a_column_that_is_also_a_group_is_refused() -> None:
     header = b"event_id,tracking_number,status,occurred_at,recipient,recipient.phone\n"
     with pytest.raises(InputFormatError, match=r"'recipient' and 'recipient\.phone'"):
         list(read_records(io.BytesIO(header), FileFormat.CSV))
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        pytest.param(None, InputFormat(FileFormat.CSV), id="extension"),
+        pytest.param("jsonl", InputFormat(FileFormat.JSONL), id="native-jsonl"),
+        pytest.param("karrio", InputFormat(FileFormat.JSON, "karrio"), id="aggregator"),
+    ],
+)
+def test_the_format_option_names_a_file_format_or_an_aggregator(
+    given: str | None, expected: InputFormat
+) -> None:
+    assert input_format(given, Path("events.csv")) == expected
+
+
+@pytest.mark.parametrize("given", ["native", "xml"])
+def test_other_format_names_are_refused_with_the_known_ones(given: str) -> None:
+    with pytest.raises(InputFormatError, match="jsonl, csv, karrio, easypost, aftership, shippo"):
+        input_format(given, Path("events.json"))
+
+
+def test_a_json_array_gives_each_element_with_the_line_it_starts_on() -> None:
+    data = b'\xef\xbb\xbf [\n  {"a": 1},\n  {\n    "b": [2, 3]\n  },\n  7\n]\n'
+    assert records(data, FileFormat.JSON) == [
+        (2, {"a": 1}, None),
+        (3, {"b": [2, 3]}, None),
+        (6, None, "expected a JSON object"),
+    ]
+
+
+def test_an_empty_json_array_has_no_records() -> None:
+    assert records(b" [ ] ", FileFormat.JSON) == []
+
+
+def test_json_that_is_not_an_array_is_read_as_json_lines() -> None:
+    assert records(b'{"a": 1}\nnot json\n', FileFormat.JSON) == [
+        (1, {"a": 1}, None),
+        (2, None, "not valid JSON: Expecting value: line 1 column 1 (char 0)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        pytest.param(b'[{"a": 1},\n{"b": ]', "line 2: not valid JSON", id="broken-element"),
+        pytest.param(b'[{"a": 1} {"b": 2}]', "needs a , or ]", id="no-comma"),
+        pytest.param(b'[{"a": 1},', "not closed", id="not-closed"),
+        pytest.param(b'[{"a": 1}] {"b": 2}', "after the JSON array", id="trailing"),
+    ],
+)
+def test_a_broken_json_array_is_refused_whole_before_any_element(data: bytes, problem: str) -> None:
+    with pytest.raises(InputFormatError, match=problem):
+        records(data, FileFormat.JSON)
+
+
+def test_nan_and_infinity_are_not_json_in_a_file() -> None:
+    lines = records(b'{"a": 1}\n{"weight": NaN}\n{"b": -Infinity}\n', FileFormat.JSONL)
+    assert lines[0] == (1, {"a": 1}, None)
+    assert [(n, p) for n, p, _ in lines[1:]] == [(2, None), (3, None)]
+    assert all("no NaN or Infinity" in str(problem) for _, _, problem in lines[1:])
+    with pytest.raises(InputFormatError, match="line 1: not valid JSON: Infinity"):
+        records(b'[{"a": Infinity}]', FileFormat.JSON)
