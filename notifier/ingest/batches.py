@@ -16,14 +16,17 @@ from notifier.config.settings import Ingest
 from notifier.db.bulk import Bulk
 from notifier.db.engine import write_transaction
 from notifier.db.locks import take_writers_turn
+from notifier.errors import FieldError
 from notifier.ingest.checking import Checked, Incoming, ItemResult, Outcome, check
 from notifier.ingest.enqueue import StoredEvent, enqueue_notifications
 from notifier.ingest.store import (
     ContactsSeen,
+    event_content,
     insert_contacts,
     insert_events,
     latest_shipments,
     save_shipments,
+    stored_content,
     stored_event_keys,
 )
 from notifier.rebooking.links import Attempt, ensure_links
@@ -32,11 +35,17 @@ from notifier.rebooking.promises import day_window
 from notifier.tracking import Placement, plan_batch
 from notifier.vocabulary import ContactKind, Event, Status
 
+_CONFLICT = FieldError(
+    "event_id",
+    "stored before with another tracking number, status, reason or time: the first is kept",
+)
+
 
 @dataclass(slots=True)
 class Summary:
     stored: int = 0
     duplicates: int = 0
+    conflicts: int = 0
     rejected: int = 0
     unknown_statuses: int = 0
     rejections: list[ItemResult] = field(default_factory=list)
@@ -47,6 +56,8 @@ class Summary:
             self.unknown_statuses += result.unknown_status
         elif result.outcome is Outcome.DUPLICATE:
             self.duplicates += 1
+        elif result.outcome is Outcome.CONFLICT:
+            self.conflicts += 1
         else:
             self.rejected += 1
 
@@ -115,7 +126,8 @@ def _flush(
         for item, outcome in zip(batch, outcomes, strict=True):
             event = item.event
             unknown = event.status is Status.UNKNOWN
-            results.append(ItemResult(item.position, outcome, event.event_id, (), unknown))
+            errors = (_CONFLICT,) if outcome is Outcome.CONFLICT else ()
+            results.append(ItemResult(item.position, outcome, event.event_id, errors, unknown))
     results.sort(key=lambda r: r.position)
     yield from results
 
@@ -155,14 +167,18 @@ def _store(
     bulk = Bulk(connection)
     existing = latest_shipments(bulk, {(e.carrier, e.tracking_number) for e in events})
     seen = stored_event_keys(bulk, events)
+    said = stored_content(connection, seen) if seen else {}
     outcomes: list[Outcome] = []
     fresh: list[Event] = []
     for event in events:
         key = (event.source, event.event_id)
         if key in seen:
-            outcomes.append(Outcome.DUPLICATE)
+            before = said.get(key)
+            same = before is None or before == event_content(event)
+            outcomes.append(Outcome.DUPLICATE if same else Outcome.CONFLICT)
         else:
             seen.add(key)
+            said[key] = event_content(event)  # a second copy in this batch is judged too
             fresh.append(event)
             outcomes.append(Outcome.STORED)
     if not fresh:

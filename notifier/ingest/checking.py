@@ -20,6 +20,9 @@ from notifier.vocabulary import Event
 class Outcome(StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"
+    # An event id stored before, sent again saying something else: the first is kept (it
+    # may have been acted on) and the sender is told, rather than a silent duplicate.
+    CONFLICT = "conflict"
     REJECTED = "rejected"
 
 

@@ -56,8 +56,8 @@ class FileImport:
     def summary_line(self) -> str:
         s = self.summary
         line = (
-            f"stored {s.stored}, duplicates {s.duplicates}, rejected {s.rejected}, "
-            f"unknown statuses {s.unknown_statuses}"
+            f"stored {s.stored}, duplicates {s.duplicates}, conflicts {s.conflicts}, "
+            f"rejected {s.rejected}, unknown statuses {s.unknown_statuses}"
         )
         if self.failed_files:
             line += f", unreadable files {self.failed_files}"
@@ -84,7 +84,8 @@ class FileImport:
         if hidden > 0:
             where = f"all are in {self.report_path}" if self.report_path else "use --report FILE"
             self.console.print(f"... and {hidden} more rejected lines ({where})")
-        return self.summary.rejected == 0 and self.failed_files == 0
+        s = self.summary
+        return s.rejected == 0 and s.conflicts == 0 and self.failed_files == 0
 
     def _ingest_file(self, path: Path, file_format: str | None, writer: Any) -> None:
         try:
@@ -103,7 +104,7 @@ class FileImport:
                     now=self.now,
                 ):
                     self.summary.count(result)
-                    if result.outcome is Outcome.REJECTED:
+                    if result.outcome in (Outcome.REJECTED, Outcome.CONFLICT):
                         self._reject(path, result, writer)
             except InputFormatError as exc:
                 self.failed_files += 1

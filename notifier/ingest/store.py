@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from notifier.db.bulk import Bulk
+from sqlalchemy import Connection, select
+
+from notifier.db.bulk import Bulk, one_of
 from notifier.db.tables import CONTACTS, EVENTS, SHIPMENTS
 from notifier.tracking import STATE_FIELDS, ShipmentState
 from notifier.vocabulary import STATUS_BY_VALUE, ContactKind, Event
@@ -76,6 +78,47 @@ def stored_event_keys(bulk: Bulk, events: Sequence[Event]) -> set[tuple[str, str
         for source, group in ids.items()
         for (event_id,) in bulk.fetch(sql, source, bulk.values(group))
     }
+
+
+# What an event says, for telling a resend from a different event under the same id: the
+# parcel, the provider's own status and reason codes, and when. Not the payload's text
+# (a sender may re-serialise it) and not facts a later resend may fill in.
+EventContent = tuple[str, str, str | None, datetime]
+
+
+def event_content(event: Event) -> EventContent:
+    return (event.tracking_number, event.raw_status, event.raw_reason, event.occurred_at)
+
+
+def stored_content(
+    connection: Connection, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], EventContent]:
+    """What the stored events of these (source, event_id) said. Read only for the keys
+    found stored already, which a normal feed has few of."""
+    by_source: dict[str, list[str]] = {}
+    for source, event_id in keys:
+        by_source.setdefault(source, []).append(event_id)
+    found: dict[tuple[str, str], EventContent] = {}
+    for source, event_ids in by_source.items():
+        query = (
+            select(
+                EVENTS.c.event_id,
+                SHIPMENTS.c.tracking_number,
+                EVENTS.c.raw_status,
+                EVENTS.c.raw_reason,
+                EVENTS.c.occurred_at,
+            )
+            .join(SHIPMENTS, SHIPMENTS.c.id == EVENTS.c.shipment_id)
+            .where(EVENTS.c.source == source, one_of(connection, EVENTS.c.event_id, event_ids))
+        )
+        for row in connection.execute(query):
+            found[(source, row.event_id)] = (
+                row.tracking_number,
+                row.raw_status,
+                row.raw_reason,
+                row.occurred_at,
+            )
+    return found
 
 
 def save_shipments(bulk: Bulk, states: Iterable[ShipmentState], now: datetime) -> None:

@@ -129,6 +129,7 @@ def _response(results: list[ItemResult], labels: dict[int, str | None] | None) -
     body = {
         "stored": summary.stored,
         "duplicates": summary.duplicates,
+        "conflicts": summary.conflicts,
         "rejected": summary.rejected,
         "unknown_statuses": summary.unknown_statuses,
         "results": listed,

@@ -50,6 +50,7 @@ def test_one_event_is_stored_then_recognised_as_a_duplicate(
     assert first.json() == {
         "stored": 1,
         "duplicates": 0,
+        "conflicts": 0,
         "rejected": 0,
         "unknown_statuses": 0,
         "results": [{"index": 0, "event_id": event["event_id"], "result": "stored"}],
@@ -72,6 +73,33 @@ def test_one_event_is_stored_then_recognised_as_a_duplicate(
     ]
     assert (again.json()["stored"], again.json()["duplicates"]) == (0, 1)
     assert len(rows(engine, StatusEventRow)) == 1
+
+
+def test_an_event_id_sent_again_saying_something_else_is_a_conflict(
+    engine: Engine, make_client: ClientFactory, make_event: EventFactory
+) -> None:
+    client = make_client(engine)
+    event = make_event(status="OUT_FOR_DELIVERY", occurred_at="2026-11-22T10:49:00+01:00")
+    assert post_events(client, event).json()["stored"] == 1
+    # The same id, resent with its keys in another order and a fact added: a duplicate.
+    resent = dict(reversed(list(event.items()))) | {"route_stop": 12}
+    # The same id for another status, or another moment: not the same event.
+    changed = [
+        event | {"status": "DELIVERED"},
+        event | {"occurred_at": "2026-11-22T11:49:00+01:00"},
+        event | {"tracking_number": "RP000000001IT"},
+    ]
+
+    answer = post_events(client, [resent, *changed])
+
+    body = answer.json()
+    assert answer.status_code == 200
+    assert [r["result"] for r in body["results"]] == ["duplicate", *["conflict"] * 3]
+    assert (body["stored"], body["duplicates"], body["conflicts"]) == (0, 1, 3)
+    (reported,) = {e["field"] for r in body["results"][1:] for e in r["errors"]}
+    assert reported == "event_id"
+    (stored,) = rows(engine, StatusEventRow)
+    assert stored["status"] == "OUT_FOR_DELIVERY"  # the first is kept
 
 
 def test_an_array_is_stored_and_the_same_event_twice_in_it_is_one_event(

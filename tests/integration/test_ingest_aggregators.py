@@ -71,7 +71,7 @@ def test_aftership_webhooks_are_stored_once_and_an_unknown_tag_tells_nobody(
     code, output = ingest(sqlite_url, "--format", "aftership", str(path))
 
     assert code == 0, output
-    assert "stored 2, duplicates 0, rejected 0, unknown statuses 1" in output
+    assert "stored 2, duplicates 0, conflicts 0, rejected 0, unknown statuses 1" in output
     found = shipments(migrated)
     assert found["BRT0601234567"][0] == "DELIVERY_ATTEMPTED"
     assert found["BRT0601234567"][1] >= 1  # the missed-delivery message is queued
@@ -80,7 +80,7 @@ def test_aftership_webhooks_are_stored_once_and_an_unknown_tag_tells_nobody(
     code, output = ingest(sqlite_url, "--format", "aftership", str(path))
 
     assert code == 0, output
-    assert "stored 0, duplicates 2, rejected 0" in output
+    assert "stored 0, duplicates 2, conflicts 0, rejected 0" in output
     assert shipments(migrated) == found
 
 
@@ -102,7 +102,7 @@ def test_a_karrio_json_array_is_stored_with_each_element_line_in_its_errors(
     code, output = ingest(sqlite_url, "--format", "karrio", str(path))
 
     assert code == 1
-    assert "stored 2, duplicates 0, rejected 1" in output
+    assert "stored 2, duplicates 0, conflicts 0, rejected 1" in output
     assert f"{path}:{broken_line}: data.tracking_number: is required" in output
     found = shipments(migrated)
     assert {n: s for n, (s, _) in found.items()} == {
@@ -112,7 +112,7 @@ def test_a_karrio_json_array_is_stored_with_each_element_line_in_its_errors(
 
     code, output = ingest(sqlite_url, "--format", "karrio", str(path))
 
-    assert "stored 0, duplicates 2, rejected 1" in output
+    assert "stored 0, duplicates 2, conflicts 0, rejected 1" in output
 
 
 def test_an_unknown_format_is_named_with_the_known_ones(

@@ -76,7 +76,7 @@ def test_a_file_with_three_broken_lines_stores_the_rest_and_says_where(
     code, output = ingest(database_url, str(path), "--report", str(report))
 
     assert code == 1
-    assert "stored 997, duplicates 0, rejected 3" in output
+    assert "stored 997, duplicates 0, conflicts 0, rejected 3" in output
     for number in MALFORMED_LINES:
         assert f"{path}:{number}: " in output
     with report.open(encoding="utf-8") as handle:
@@ -88,7 +88,7 @@ def test_a_file_with_three_broken_lines_stores_the_rest_and_says_where(
 
     code, output = ingest(database_url, str(path))
     assert code == 1  # the three lines are still broken
-    assert "stored 0, duplicates 997, rejected 3" in output
+    assert "stored 0, duplicates 997, conflicts 0, rejected 3" in output
     assert stored(migrated) == 997
 
 
@@ -266,3 +266,29 @@ def test_summary_counts_unknown_statuses(
     code, output = ingest(database_url, str(path))
     assert code == 0
     assert "unknown statuses 1" in output
+
+
+def test_an_event_id_reused_for_other_news_is_a_conflict_reported_with_its_line(
+    migrated: Engine, tmp_path: Path
+) -> None:
+    url = migrated.url.render_as_string(hide_password=False)
+    first = {
+        "event_id": "tms-42",
+        "source": "tms",
+        "tracking_number": "RP123456789IT",
+        "status": "OUT_FOR_DELIVERY",
+        "occurred_at": "2026-11-22T08:00:00+01:00",
+    }
+    (tmp_path / "a.jsonl").write_text(json.dumps(first) + "\n", encoding="utf-8")
+    assert ingest(url, str(tmp_path / "a.jsonl"))[0] == 0
+    lines = [first, first | {"status": "DELIVERED"}]
+    (tmp_path / "b.jsonl").write_text("".join(json.dumps(e) + "\n" for e in lines), "utf-8")
+    report = tmp_path / "report.csv"
+    code, output = ingest(url, str(tmp_path / "b.jsonl"), "--report", str(report))
+    assert code == 1
+    assert "stored 0, duplicates 1, conflicts 1, rejected 0" in output
+    assert "b.jsonl:2: event_id: stored before with another" in " ".join(output.split())
+    with report.open(encoding="utf-8") as handle:
+        (row,) = list(csv.reader(handle))[1:]
+    assert row[1:4] == ["2", "tms-42", "event_id"]
+    assert statuses(migrated) == {"RP123456789IT": "OUT_FOR_DELIVERY"}
