@@ -29,6 +29,7 @@ from notifier.rebooking.promises import (
     CallMade,
     check_call,
 )
+from notifier.slips.model import Layout, Slip
 from notifier.vocabulary import CallbackOutcome
 
 router = APIRouter(prefix="/ops", include_in_schema=False)
@@ -86,10 +87,8 @@ def slips_pdf(
     if isinstance(checked, Response):
         return checked
     day = checked
-    if layout not in ("a6", "a4x4"):
+    if layout not in LAYOUTS:
         return _error(422, "layout: must be a6 or a4x4")
-    # Imported here: WeasyPrint is slow to load and only this page needs it.
-    from notifier.slips.pdf import render_slips_pdf
     from notifier.slips.store import day_slips
 
     now = datetime.now(UTC)
@@ -100,10 +99,9 @@ def slips_pdf(
     if not found:
         where = f" at depot {depot}" if depot else ""
         return _error(404, f"no open missed deliveries on {day.isoformat()}{where}")
-    pdf = render_slips_pdf(
-        found, settings=settings, layout="a6" if layout == "a6" else "a4x4", now=now
+    return _slips_pdf(
+        found, settings, layout, now, f"slips-{day.isoformat()}" + (f"-{depot}" if depot else "")
     )
-    return _pdf(pdf, f"slips-{day.isoformat()}" + (f"-{depot}" if depot else ""))
 
 
 @router.get("/route-pack.pdf")
@@ -126,7 +124,7 @@ def route_pack_pdf(
     day = checked
     if depot is None:
         return _error(422, "depot: a route pack is one depot's round, e.g. ?depot=MI01")
-    if layout not in ("a6", "a4x4"):
+    if layout not in LAYOUTS:
         return _error(422, "layout: must be a6 or a4x4")
     again = reissue.lower() in _YES
     # Reissuing ends every link of the round: another site must not make a signed-in
@@ -134,7 +132,6 @@ def route_pack_pdf(
     # (Fetch Metadata, Sec-Fetch-Site); one typed or bookmarked says "none".
     if again and request.headers.get("sec-fetch-site", "none") not in ("same-origin", "none"):
         return _error(403, "reissue is accepted only from notifier's own ops page")
-    from notifier.slips.pdf import render_slips_pdf
     from notifier.slips.route_pack import route_pack_slips
 
     now = datetime.now(UTC)
@@ -150,10 +147,7 @@ def route_pack_pdf(
         )
     if not found:
         return _error(404, f"no parcels on depot {depot}'s round on {day.isoformat()}")
-    pdf = render_slips_pdf(
-        found, settings=settings, layout="a6" if layout == "a6" else "a4x4", now=now
-    )
-    return _pdf(pdf, f"route-pack-{day.isoformat()}-{depot}")
+    return _slips_pdf(found, settings, layout, now, f"route-pack-{day.isoformat()}-{depot}")
 
 
 @router.get("/final-notices.pdf")
@@ -169,10 +163,9 @@ def final_notices_pdf(
     if isinstance(checked, Response):
         return checked
     day = checked
-    if layout not in ("a6", "a4x4"):
+    if layout not in LAYOUTS:
         return _error(422, "layout: must be a6 or a4x4")
     from notifier.slips.final_notice import final_notice_slips, last_day
-    from notifier.slips.pdf import render_slips_pdf
 
     now = datetime.now(UTC)
     with write_transaction(request.app.state.engine) as connection:
@@ -183,10 +176,22 @@ def final_notices_pdf(
         where = f" at depot {depot}" if depot else ""
         held = last_day(day, settings).isoformat()
         return _error(404, f"no parcels held for collection until {held}{where}")
-    pdf = render_slips_pdf(
-        found, settings=settings, layout="a6" if layout == "a6" else "a4x4", now=now
-    )
-    return _pdf(pdf, f"final-notices-{day.isoformat()}" + (f"-{depot}" if depot else ""))
+    stem = f"final-notices-{day.isoformat()}" + (f"-{depot}" if depot else "")
+    return _slips_pdf(found, settings, layout, now, stem)
+
+
+LAYOUTS = ("a6", "a4x4")
+
+
+def _slips_pdf(
+    found: list[Slip], settings: Settings, layout: str, now: datetime, stem: str
+) -> Response:
+    """The slips as one PDF download, laid out as asked (a checked one of LAYOUTS)."""
+    # Imported here: WeasyPrint is slow to load and only these downloads need it.
+    from notifier.slips.pdf import render_slips_pdf
+
+    chosen: Layout = "a6" if layout == "a6" else "a4x4"
+    return _pdf(render_slips_pdf(found, settings=settings, layout=chosen, now=now), stem)
 
 
 def _pdf(pdf: bytes, stem: str) -> Response:
