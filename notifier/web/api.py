@@ -6,7 +6,6 @@ driver's handheld records the attempt and prints the slip in one round trip.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +20,7 @@ from notifier.ingest.checking import Checked, Incoming, ItemResult, Outcome, che
 from notifier.vocabulary import Status
 from notifier.web.api_keys import api_error as _error
 from notifier.web.api_keys import authorised
+from notifier.web.clock import request_now
 from notifier.web.slip_api import MediaChoice, attempt_labels, requested_media
 
 router = APIRouter(prefix="/api/v1")
@@ -78,7 +78,8 @@ def _store(
     request: Request, settings: Settings, items: list[Any], choice: MediaChoice | None
 ) -> tuple[list[ItemResult], dict[int, str | None] | None]:
     """Each item's result and, with a media choice, the labels of the stored attempts."""
-    now = datetime.now(UTC)
+    now = request_now(request)
+    clock = request.app.state.clock
     region = settings.company.default_phone_region
     checked = [
         check(
@@ -90,7 +91,7 @@ def _store(
     ]
     engine = request.app.state.engine
     results = list(
-        store_checked(engine, checked, settings=settings, now=_clock, batch_size=len(items))
+        store_checked(engine, checked, settings=settings, now=clock, batch_size=len(items))
     )
     if choice is None:
         return results, None
@@ -102,13 +103,9 @@ def _store(
     }
     labels = attempt_labels(
         engine, attempts, choice=choice, settings=settings,
-        env=request.app.state.templates, now=_clock(),
+        env=request.app.state.templates, now=clock(),
     )  # fmt: skip
     return results, labels
-
-
-def _clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def _response(results: list[ItemResult], labels: dict[int, str | None] | None) -> JSONResponse:

@@ -31,6 +31,7 @@ from notifier.web import (
     unsubscribe,
     webhooks,
 )
+from notifier.web.clock import Clock, wall_clock
 from notifier.web.guards import SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,12 @@ def create_app(
     *,
     engine: Engine | None = None,
     scheduler: NotifierScheduler | None = None,
+    clock: Clock = wall_clock,
 ) -> FastAPI:
-    """The web app; with a scheduler, it starts and stops with the app (`notifier run`)."""
+    """The web app; with a scheduler, it starts and stops with the app (`notifier run`).
+
+    Every handler reads `now` from `clock`, so a test moves the web's time as the workers'.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +68,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
+    app.state.clock = clock
     app.state.engine = engine if engine is not None else engine_from(settings)
     app.state.scheduler = scheduler
     app.state.templates = build_environment(settings)

@@ -8,7 +8,7 @@ import hmac
 from base64 import b64decode
 from binascii import Error as Base64Error
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from notifier.rebooking.promises import (
 )
 from notifier.slips.model import Layout, Slip
 from notifier.vocabulary import CallbackOutcome
+from notifier.web.clock import request_now
 
 router = APIRouter(prefix="/ops", include_in_schema=False)
 
@@ -91,7 +92,7 @@ def slips_pdf(
         return _error(422, "layout: must be a6 or a4x4")
     from notifier.slips.store import day_slips
 
-    now = datetime.now(UTC)
+    now = request_now(request)
     with read_transaction(request.app.state.engine) as connection:
         found = day_slips(
             connection, day=day, depot=depot, key=settings.link_key, settings=settings, now=now
@@ -134,7 +135,7 @@ def route_pack_pdf(
         return _error(403, "reissue is accepted only from notifier's own ops page")
     from notifier.slips.route_pack import route_pack_slips
 
-    now = datetime.now(UTC)
+    now = request_now(request)
     with write_transaction(request.app.state.engine) as connection:
         found = route_pack_slips(
             connection,
@@ -167,7 +168,7 @@ def final_notices_pdf(
         return _error(422, "layout: must be a6 or a4x4")
     from notifier.slips.final_notice import final_notice_slips, last_day
 
-    now = datetime.now(UTC)
+    now = request_now(request)
     with write_transaction(request.app.state.engine) as connection:
         found = final_notice_slips(
             connection, day=day, depot=depot, key=settings.link_key, settings=settings, now=now
@@ -274,7 +275,7 @@ class _Filter:
 
 
 def _filter(
-    settings: Settings, day_text: str, depot: str | None, due: str, overdue: str
+    settings: Settings, day_text: str, depot: str | None, due: str, overdue: str, now: datetime
 ) -> _Filter | str:
     """The page's filter; else what is wrong with it, naming the field."""
     due_only, overdue_only = due.lower() in _YES, overdue.lower() in _YES
@@ -285,7 +286,7 @@ def _filter(
     if depot is not None and len(depot) > 64:
         return "depot: must be a depot code of 1 to 64 characters"
     if not day_text.strip():
-        today = datetime.now(UTC).astimezone(ZoneInfo(settings.company.timezone)).date()
+        today = now.astimezone(ZoneInfo(settings.company.timezone)).date()
         return _Filter(None if show == "overdue" else today, depot, show)
     day = _day(day_text.strip())
     if day is None:
@@ -302,7 +303,7 @@ def callbacks_page(
     refused = _refused(request, settings)
     if refused is not None:
         return refused
-    chosen = _filter(settings, date, depot, due, overdue)
+    chosen = _filter(settings, date, depot, due, overdue, request_now(request))
     if isinstance(chosen, str):
         return _error(422, chosen)
     return _callbacks_page(request, settings, chosen)
@@ -323,16 +324,17 @@ async def callback_done(request: Request, promise_id: str) -> Response:
         value = form.get(name)
         return value if isinstance(value, str) else ""
 
-    back = _filter(settings, field("date"), field("depot"), field("due"), field("overdue"))
+    now = request_now(request)
+    back = _filter(settings, field("date"), field("depot"), field("due"), field("overdue"), now)
     if isinstance(back, str):
-        back = _filter(settings, "", None, "", "")
+        back = _filter(settings, "", None, "", "", now)
         assert not isinstance(back, str)
     if not promise_id.isdigit() or len(promise_id) > 18:
         return _callbacks_page(request, settings, back, status=404, error="id: no such callback")
     try:
         call = check_call(field("by"), field("outcome") or None, field("note"))
         engine = request.app.state.engine
-        await run_in_threadpool(_mark_done, engine, int(promise_id), call)
+        await run_in_threadpool(_mark_done, engine, int(promise_id), call, now)
     except CallbackNotFoundError as exc:
         return _callbacks_page(request, settings, back, status=404, error=str(exc))
     except CallbackRefusedError as exc:
@@ -343,10 +345,10 @@ async def callback_done(request: Request, promise_id: str) -> Response:
     )
 
 
-def _mark_done(engine: Engine, promise_id: int, call: CallMade) -> None:
+def _mark_done(engine: Engine, promise_id: int, call: CallMade, now: datetime) -> None:
     # Marking waits for the database's write lock: in a worker thread, not on the loop.
     with write_transaction(engine) as connection:
-        mark_callback_done(connection, promise_id, call=call, now=datetime.now(UTC))
+        mark_callback_done(connection, promise_id, call=call, now=now)
 
 
 def _callbacks_page(
@@ -357,7 +359,7 @@ def _callbacks_page(
     status: int = 200,
     error: str | None = None,
 ) -> HTMLResponse:
-    now = datetime.now(UTC)
+    now = request_now(request)
     with read_transaction(request.app.state.engine) as connection:
         found = callbacks(
             connection,

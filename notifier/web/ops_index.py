@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from notifier.ops.promises import day_text
 from notifier.slips.final_notice import final_notice_count, last_day
 from notifier.slips.route_pack import route_pack_count
 from notifier.slips.store import day_slips
+from notifier.web.clock import request_now
 from notifier.web.ops import _day, _refused
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ def ops_index(request: Request, date: str = "") -> Response:
     refused = _refused(request, settings)
     if refused is not None:
         return refused
-    today = datetime.now(UTC).astimezone(ZoneInfo(settings.company.timezone)).date()
+    today = request_now(request).astimezone(ZoneInfo(settings.company.timezone)).date()
     given = date.strip()
     day = _day(given) if given else today
     if day is None:
@@ -146,7 +147,7 @@ def ops_index(request: Request, date: str = "") -> Response:
         )
     try:
         counts = read_counts(
-            request.app.state.engine, day=day, settings=settings, now=datetime.now(UTC)
+            request.app.state.engine, day=day, settings=settings, now=request_now(request)
         )
     except _DATABASE_FAULTS as exc:
         # By type alone: a database error may quote what it was asked for.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -25,6 +24,7 @@ from notifier.rebooking.store import Parcel, open_parcel
 from notifier.rebooking.store import book as book_choice
 from notifier.rendering.context import format_hours
 from notifier.vocabulary import TERMINAL_STATUSES, RebookOption
+from notifier.web.clock import request_now
 from notifier.web.guards import CSRF_COOKIE, RateLimiter, csrf_ok, csrf_token, new_csrf_cookie
 from notifier.web.rebook_forms import TEXT_LIMITS, form_field, parse_choice
 from notifier.web.rebook_views import calendar_file, form_context, page_view, parcel_options
@@ -150,7 +150,7 @@ async def code_submit(request: Request) -> Response:
     ):
         return _render(request, "expired_form", lang=lang, status=403)
     typed = (form_field(form, "code") or "")[:64]
-    now = datetime.now(UTC)
+    now = request_now(request)
     with read_transaction(request.app.state.engine) as connection:
         link = resolve_code(connection, typed, key=settings.link_key, settings=settings, now=now)
     if link is None:
@@ -162,7 +162,7 @@ async def code_submit(request: Request) -> Response:
 def _open(request: Request, connection: Connection, token: str) -> Parcel | None:
     """The parcel a token opens; None for unknown, tampered, expired and revoked alike."""
     settings = _settings(request)
-    now = datetime.now(UTC)
+    now = request_now(request)
     return open_parcel(connection, token, key=settings.link_key, settings=settings, now=now)
 
 
@@ -187,7 +187,7 @@ def _show(request: Request, token: str, option: str | None) -> Response:
         if parcel is None:
             return _bad_link(request, _lang(request, None, settings))
         lang = _lang(request, parcel.shipment.recipient_locale, settings)
-        now = datetime.now(UTC)
+        now = request_now(request)
         if option is None:
             return _render(request, "parcel", lang=lang, **page_view(parcel, lang, settings, now))
         if option == "done":
@@ -217,7 +217,7 @@ def _submit(request: Request, token: str, option: str, form: Any) -> Response:
     wait = _limited(request, token=token[:64])
     if wait:
         return _too_many(request, wait, _lang(request, None, settings))
-    now = datetime.now(UTC)
+    now = request_now(request)
     key = settings.link_key
     with read_transaction(request.app.state.engine) as connection:
         parcel = _open(request, connection, token)

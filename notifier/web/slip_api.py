@@ -7,7 +7,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -23,6 +23,7 @@ from notifier.slips.store import shipment_slip
 from notifier.slips.zpl import DPIS, WIDTH_MM, label_printer_for, render_slip_zpl
 from notifier.vocabulary import Event
 from notifier.web.api_keys import api_error, authorised
+from notifier.web.clock import request_now
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def slip_zpl(request: Request, tracking: str) -> Response:
     choice = requested_media(request.query_params)
     if isinstance(choice, JSONResponse):
         return choice
-    now = datetime.now(UTC)
+    now = request_now(request)
     slip = None
     if len(tracking) <= _MAX_TRACKING:
         try:

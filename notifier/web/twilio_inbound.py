@@ -4,7 +4,6 @@ address, answered in TwiML. What an answer says is replies/answer.py's."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -15,6 +14,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from notifier.errors import DatabaseUnavailableError
 from notifier.replies.answer import Inbound, answer_inbound
 from notifier.urls import TWILIO_INBOUND_PATH, twilio_inbound_url
+from notifier.web.clock import request_now
 from notifier.web.twilio_signed import settings_of, signed_form, unavailable
 
 router = APIRouter(include_in_schema=False)
@@ -55,7 +55,7 @@ async def twilio_inbound(request: Request, token: str) -> Response:
             message,
             settings=settings,
             templates=request.app.state.templates,
-            now=datetime.now(UTC),
+            now=request_now(request),
         )
     except (SQLAlchemyError, DatabaseUnavailableError) as exc:
         # Nothing was kept: a retry of the same MessageSid is answered afresh.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -30,6 +30,7 @@ from notifier.locales import LANGUAGE_NAMES, SHIPPED_LANGUAGES, language_for, pa
 from notifier.outbox import unsubscribe as tokens
 from notifier.rendering.context import format_hours
 from notifier.urls import UNSUBSCRIBE_PATH, company_website
+from notifier.web.clock import request_now
 from notifier.web.guards import RateLimiter
 
 router = APIRouter(include_in_schema=False)
@@ -185,9 +186,8 @@ def _unavailable(request: Request, token: str, lang: str, exc: Exception) -> HTM
     return response
 
 
-def _state(engine: Engine, token: str, act: Action | None) -> Found:
+def _state(engine: Engine, token: str, act: Action | None, now: datetime) -> Found:
     """What the token opens, after `act` if there is one (then in a write transaction)."""
-    now = datetime.now(UTC)
     transaction = read_transaction if act is None else write_transaction
     with transaction(engine) as connection:
         address = tokens.resolve_token(connection, token, now=now)
@@ -216,7 +216,9 @@ async def confirm_page(request: Request, token: str) -> Response:
     if wait:
         return _too_many(request, token, wait, lang)
     try:
-        found = await run_in_threadpool(_state, request.app.state.engine, token, None)
+        found = await run_in_threadpool(
+            _state, request.app.state.engine, token, None, request_now(request)
+        )
     except _DATABASE_FAULTS as exc:
         return _unavailable(request, token, lang, exc)
     return _page(request, token, lang, found)
@@ -237,7 +239,11 @@ async def one_click(request: Request, token: str) -> Response:
     confirmed = form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
     try:
         found = await run_in_threadpool(
-            _state, request.app.state.engine, token, _unsubscribe if confirmed else None
+            _state,
+            request.app.state.engine,
+            token,
+            _unsubscribe if confirmed else None,
+            request_now(request),
         )
     except _DATABASE_FAULTS as exc:
         return _unavailable(request, token, lang, exc)
@@ -254,7 +260,9 @@ async def resubscribe(request: Request, token: str) -> Response:
     if wait:
         return _too_many(request, token, wait, lang)
     try:
-        found = await run_in_threadpool(_state, request.app.state.engine, token, _resubscribe)
+        found = await run_in_threadpool(
+            _state, request.app.state.engine, token, _resubscribe, request_now(request)
+        )
     except _DATABASE_FAULTS as exc:
         return _unavailable(request, token, lang, exc)
     return _page(request, token, lang, found, resubscribed=True)

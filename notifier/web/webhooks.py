@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -13,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from notifier.errors import DatabaseUnavailableError
 from notifier.sending.receipts import apply_receipt
 from notifier.urls import TWILIO_STATUS_PATH, twilio_status_url
+from notifier.web.clock import request_now
 from notifier.web.twilio_signed import settings_of, signed_form, unavailable
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +44,7 @@ async def twilio_status(request: Request, token: str) -> Response:
             status=status[:32],
             error_code=(params.get("ErrorCode") or None),
             settings=settings,
-            now=datetime.now(UTC),
+            now=request_now(request),
         )
     except (SQLAlchemyError, DatabaseUnavailableError) as exc:
         # Twilio retries a callback once: a 503 keeps the receipt for that retry, and the

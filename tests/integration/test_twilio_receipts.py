@@ -46,18 +46,14 @@ class Receipts:
     def __init__(self, engine: Engine, twilio: FakeTwilio) -> None:
         url = engine.url.render_as_string(hide_password=False)
         self.engine, self.twilio = engine, twilio
-        # The webhook reads the wall clock: quiet hours are put half a day away from it.
-        far = datetime.now(ZoneInfo("Europe/Rome")) + timedelta(hours=12)
-        quiet = {
-            "start": far.strftime("%H:%M"),
-            "end": (far + timedelta(minutes=1)).strftime("%H:%M"),
-        }
+        # One clock for the webhooks and the dispatcher, moved by the tests: a Tuesday
+        # morning in Rome, clear of the quiet hours (21:00-08:00).
+        self.now = datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/Rome")).astimezone(UTC)
         # The service's own setting points the official client at the recorder.
         sms = {"sms": {**SMS["sms"], "api_base_url": twilio.url}}
-        self.settings: Settings = make_settings(
-            url, env=ENV, channels=sms, web=WEB, quiet_hours=quiet
-        )
-        self.client = TestClient(create_app(self.settings, engine=engine))
+        self.settings: Settings = make_settings(url, env=ENV, channels=sms, web=WEB)
+        app = create_app(self.settings, engine=engine, clock=lambda: self.now)
+        self.client = TestClient(app)
         self.printed = io.StringIO()
         channels = build_channels(self.settings)
         channels[Channel.EMAIL] = ConsoleChannel("email", self.printed)
@@ -68,7 +64,6 @@ class Receipts:
             templates=build_environment(self.settings),
             worker="w1",
         )
-        self.now = datetime.now(UTC)
 
     def missed(
         self, make_event: EventFactory, tracking_number: str = "RP123456789IT", **recipient: str
@@ -84,8 +79,8 @@ class Receipts:
         list(ingest(self.engine, items, settings=self.settings, now=lambda: self.now))
 
     def send(self) -> dict[str, int]:
-        # The wall clock, as the webhook's: a fallback it queues is due at once.
-        outcomes = self.dispatcher.run_once(datetime.now(UTC)).outcomes
+        # The webhook's clock: a fallback it queues is due at once.
+        outcomes = self.dispatcher.run_once(self.now).outcomes
         return {str(k): v for k, v in outcomes.items()}
 
     def callback(self, status: str, *, code: str | None = None, signed: bool = True) -> Any:
@@ -230,11 +225,13 @@ def test_an_unreachable_handset_gets_the_sms_twice_more_then_the_email(
         assert receipts.callback("undelivered", code="30003").text == "resending"
         row = sms_row(receipts)
         assert (row["state"], row["error_code"], row["attempts"]) == ("pending", "30003", tries)
-        assert row["due_at"] > datetime.now(UTC) + timedelta(hours=3, minutes=59)
+        assert row["due_at"] > receipts.now + timedelta(hours=3, minutes=59)
         assert receipts.send() == {}  # not before its time
-        later = datetime.now(UTC) + timedelta(hours=4, minutes=1)
-        assert receipts.dispatcher.run_once(later).outcomes == {"sent": 1}
+        receipts.now += timedelta(hours=4, minutes=1)
+        assert receipts.send() == {"sent": 1}
     first, second, third = receipts.twilio.requests
+    # 10:00, 14:01 and 18:02 the same day: the same words, the same link.
+    assert "oggi alle 09:55" in first["Body"]
     assert first["Body"] == second["Body"] == third["Body"]
     assert first["To"] == second["To"] == third["To"] == "+393331234567"
     assert receipts.callback("undelivered", code="30003").text == "recorded"
@@ -246,17 +243,38 @@ def test_an_unreachable_handset_gets_the_sms_twice_more_then_the_email(
     assert len(receipts.twilio.requests) == 3
 
 
+def test_a_resend_the_next_morning_no_longer_says_today(
+    receipts: Receipts, make_event: EventFactory
+) -> None:
+    # The attempt at 19:55, the SMS at 20:00; 30003 sends it again at 00:00, in quiet hours,
+    # so it waits for 08:00 on Wednesday: it is rendered then, and says which day it was.
+    receipts.now += timedelta(hours=10)
+    receipts.missed(make_event, phone="+39 333 123 4567")
+    assert receipts.send() == {"sent": 1}
+    assert receipts.callback("undelivered", code="30003").text == "resending"
+    morning = datetime(2026, 12, 2, 8, 0, tzinfo=ZoneInfo("Europe/Rome")).astimezone(UTC)
+    assert sms_row(receipts)["due_at"] == morning
+    receipts.now = morning
+    assert receipts.send() == {"sent": 1}
+    evening, resent = (r["Body"] for r in receipts.twilio.requests)
+    assert "oggi alle 19:55" in evening
+    assert "oggi" not in resent
+    assert "ieri alle 19:55" in resent or "mar 1/12 alle 19:55" in resent
+    assert resent.split("https://")[1] == evening.split("https://")[1]  # the same link
+
+
 def test_a_resend_that_the_parcels_news_made_stale_is_cancelled_not_sent(
     receipts: Receipts, make_event: EventFactory
 ) -> None:
     receipts.missed(make_event, phone="+39 333 123 4567", email="giovanni@example.it")
     receipts.send()
     assert receipts.callback("undelivered", code="30003").text == "resending"
-    delivered = make_event(status="DELIVERED", occurred_at=datetime.now(UTC).isoformat())
+    receipts.now += timedelta(hours=1)
+    delivered = make_event(status="DELIVERED", occurred_at=receipts.now.isoformat())
     items = [Incoming(0, delivered, json.dumps(delivered))]
     list(ingest(receipts.engine, items, settings=receipts.settings, now=lambda: receipts.now))
-    later = datetime.now(UTC) + timedelta(hours=4, minutes=1)
-    assert receipts.dispatcher.run_once(later).outcomes == {"sent": 1, "cancelled": 1}
+    receipts.now += timedelta(hours=3, minutes=1)
+    assert receipts.send() == {"sent": 1, "cancelled": 1}
     row = sms_row(receipts)
     assert (row["state"], row["last_error"]) == (
         "cancelled",
