@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +25,8 @@ from notifier.config.pitfalls import setup_warnings
 from notifier.db import schema
 from notifier.db.engine import engine_from, make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
+from notifier.jsonlog import configure_logging
+from notifier.metrics import multiprocess_problem
 from notifier.ops.cli import callbacks_app
 from notifier.ops.cli import promises as promises_command
 from notifier.slips.cli import slip as slip_command
@@ -63,10 +65,12 @@ def _fail(exc: NotifierError, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _logging(settings: Settings) -> None:
+    configure_logging(settings.logging.format)
+    problem = multiprocess_problem(os.environ)  # the metrics' files: checked as early
+    if problem is not None:
+        err.print(f"error: {escape(problem)}", soft_wrap=True)
+        raise typer.Exit(2)
 
 
 def _version(value: bool) -> None:
@@ -286,8 +290,8 @@ def _serve(
     from notifier.web.access_log import uvicorn_log_config
     from notifier.web.app import create_app
 
-    _logging()
     settings = _settings(config)
+    _logging(settings)
     engine = _ready_engine(settings)
     feed = None
     if demo:
@@ -306,38 +310,92 @@ def _serve(
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         # The access log without tokens, tracking numbers or client addresses.
-        uvicorn.run(web, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
+        log_config = uvicorn_log_config(settings.logging.format)
+        uvicorn.run(web, host=host, port=port, log_level="info", log_config=log_config)
     finally:
         signal.signal(signal.SIGTERM, previous)
         engine.dispose()
 
 
 @app.command()
-def worker(config: ConfigOption = None) -> None:
-    """Run the scheduler only: dispatch and other timed jobs (any number may run)."""
-    from notifier.scheduler import build_scheduler
+def worker(
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Sends in flight at once (default: [dispatch])."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the scheduler only: dispatch and other timed jobs (any number may run).
 
-    _logging()
+    SIGTERM or Ctrl-C stops the claiming; the messages in flight are sent and recorded
+    before the process exits.
+    """
+    from notifier.scheduler import build_dispatcher, build_scheduler
+
     settings = _settings(config)
+    _logging(settings)
+    if concurrency is not None:
+        dispatch = settings.dispatch.model_copy(update={"concurrency": concurrency})
+        settings = settings.model_copy(update={"dispatch": dispatch})
     engine = _ready_engine(settings)
-    scheduler = build_scheduler(settings, engine)
+    dispatcher = build_dispatcher(settings, engine)
+    scheduler = build_scheduler(settings, engine, dispatcher=dispatcher)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and how supervisors stop us
         signal.signal(signum, lambda *_: stop.set())
     scheduler.start()
     stop.wait()
-    scheduler.shutdown()
+    # Within the lease: past it, another worker may take the rows still in flight.
+    scheduler.shutdown(timeout=settings.dispatch.lease_seconds)
     engine.dispose()
 
 
 @app.command()
-def webhooks(config: ConfigOption = None) -> None:
-    """Print the addresses Twilio calls us at, built on web.public_base_url.
+def inbox(
+    once: Annotated[
+        bool, typer.Option("--once", help="Take what is ready now, then exit.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Ingest the files in ingest.inbox_dir now (`notifier worker` keeps watching it).
 
-    Give the second to your number or Messaging Service as "A message comes in" (HTTP
-    POST); the first is sent with every SMS, for its delivery receipts.
+    A file without its `<name>.done` marker must stay the same for inbox_stable_seconds,
+    so it is looked at twice, that far apart. Exit 1 unless every file went to done/.
     """
-    from notifier.urls import twilio_inbound_url, twilio_status_url
+    from notifier import jobs
+    from notifier.ingest.inbox import Inbox
+
+    settings = _settings(config)
+    if not once:
+        err.print("error: give --once (`notifier worker` is the one that keeps watching)")
+        raise typer.Exit(2)
+    if settings.ingest.inbox_dir is None:
+        err.print("error: set ingest.inbox_dir in the configuration to name the inbox")
+        raise typer.Exit(2)
+    _logging(settings)
+    engine = _ready_engine(settings)
+    box = Inbox(root=settings.ingest.inbox_dir, engine=engine, settings=settings)
+    try:
+        passes = [jobs.watch_inbox(box)]
+        if passes[0] is not None and passes[0].waiting:
+            time.sleep(settings.ingest.inbox_stable_seconds)
+            passes.append(jobs.watch_inbox(box))
+    finally:
+        engine.dispose()
+    ok = all(p and not p.deferred and all(f.folder == "done" for f in p.filed) for p in passes)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def webhooks(config: ConfigOption = None) -> None:
+    """Print the addresses Twilio and the aggregators call us at, on web.public_base_url.
+
+    Give Twilio's second to your number or Messaging Service as "A message comes in" (HTTP
+    POST); the first is sent with every SMS, for its delivery receipts. Each aggregator's
+    is its webhook URL, on while its NOTIFIER_WEBHOOK_SECRET_<NAME> is set.
+    """
+    from notifier.config.secrets import AGGREGATORS, WEBHOOK_SECRET_ENV
+    from notifier.urls import aggregator_webhook_url, twilio_inbound_url, twilio_status_url
 
     settings = _settings(config)
     try:
@@ -345,6 +403,12 @@ def webhooks(config: ConfigOption = None) -> None:
         typer.echo(f"a message comes in (HTTP POST):         {twilio_inbound_url(settings)}")
     except NotifierError as exc:  # no NOTIFIER_SECRET_KEY: the tokens are derived from it
         raise _fail(exc) from exc
+    for source in AGGREGATORS:
+        env = f"{WEBHOOK_SECRET_ENV}{source.upper()}"
+        url = aggregator_webhook_url(settings, source)
+        url += f"?token=<{env}>" if source == "shippo" else ""
+        state = "on" if source in settings.secrets.webhook_secrets else f"off: set {env}"
+        typer.echo(f"{source + ' webhook:':<40}{url} ({state})")
 
 
 def main() -> None:

@@ -105,6 +105,14 @@ class ChannelError(NotifierError):
 class TemporaryChannelError(ChannelError):
     """The provider could not take the message now; it may later."""
 
+    def __init__(
+        self, message: str | None = None, *, code: str | None = None, slow_down: bool = False
+    ) -> None:
+        # The provider said the sender goes too fast (Twilio 20429, HTTP 429, a full
+        # queue): the sender's pace is held back for every worker, not just this row.
+        self.slow_down = slow_down
+        super().__init__(message, code=code)
+
 
 class PermanentChannelError(ChannelError):
     """The provider refused the message for good; retrying cannot help."""

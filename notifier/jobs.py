@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
     from notifier.config import Settings
     from notifier.ingest.demo import DemoFeed
-    from notifier.sending.dispatch import Dispatcher
+    from notifier.ingest.inbox import Inbox, InboxPass
+    from notifier.sending.dispatch import Dispatcher, DispatchStats
     from notifier.sending.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
@@ -41,18 +42,19 @@ def heartbeat(health: SchedulerHealth) -> None:
     health.tick(datetime.now(UTC))
 
 
-def dispatch_due(dispatcher: Dispatcher) -> None:
-    """Send what is due; keep ticking whatever one tick's failure was."""
+def dispatch_due(dispatcher: Dispatcher, now: datetime | None = None) -> DispatchStats | None:
+    """Send what is due; keep ticking whatever one tick's failure was (then None)."""
     try:
-        stats = dispatcher.run_once(datetime.now(UTC))
+        stats = dispatcher.run_once(now or datetime.now(UTC))
     except Exception:
         # The database may be restarting or a provider's library may misbehave: the rows
         # stay leased or pending and the next tick (or another worker) picks them up.
         log.exception("dispatch tick failed")
-        return
+        return None
     if stats.claimed:
         # Counts only: addresses and contents never go to the log.
         log.info("dispatch: %s", ", ".join(f"{k} {v}" for k, v in sorted(stats.outcomes.items())))
+    return stats
 
 
 def reconcile_receipts(reconciler: Reconciler) -> None:
@@ -107,3 +109,38 @@ def feed_demo(feed: DemoFeed) -> None:
         return
     if count:
         log.info("demo: %d event(s) stored, %d to come", count, len(feed.events) - feed.fed)
+
+
+def watch_inbox(inbox: Inbox) -> InboxPass | None:
+    """Ingest the files dropped in the inbox folder that are ready; each once, however
+    many workers watch it. What the pass did, or None when it failed."""
+    try:
+        result = inbox.run_once(datetime.now(UTC))
+    except Exception:
+        # The file being ingested stays in processing/ and is taken again later
+        # (ingest/inbox.py RECLAIM_AFTER); the other files wait for the next pass.
+        log.exception("inbox pass failed")
+        return None
+    # File names and counts only: the lines hold names, phones and addresses.
+    for filed in result.filed:
+        s = filed.summary
+        log.log(
+            logging.INFO if filed.folder == "done" else logging.WARNING,
+            "inbox: %s -> %s/%s: stored %d, duplicates %d, conflicts %d, rejected %d, "
+            "unknown statuses %d%s",
+            filed.name,
+            filed.folder,
+            filed.filed_as.name,
+            s.stored,
+            s.duplicates,
+            s.conflicts,
+            s.rejected,
+            s.unknown_statuses,
+            "; unreadable, see its report" if filed.error else "",
+        )
+    if result.deferred:
+        log.warning(
+            "inbox: the database is unavailable; %s left in processing/ to retry",
+            ", ".join(result.deferred),
+        )
+    return result

@@ -18,7 +18,9 @@ from sqlalchemy import Engine
 from notifier import jobs
 from notifier.config import Settings
 from notifier.ingest.demo import DemoFeed
+from notifier.ingest.inbox import Inbox
 from notifier.rendering.environment import build_environment
+from notifier.sender import SendLoop
 from notifier.sending.dispatch import Dispatcher
 from notifier.sending.reconcile import Reconciler
 
@@ -33,9 +35,12 @@ PROMISE_WATCH_SECONDS = 60
 class NotifierScheduler:
     """An APScheduler scheduler with notifier's jobs, and the health it reports."""
 
-    def __init__(self, scheduler: BaseScheduler, health: jobs.SchedulerHealth) -> None:
+    def __init__(
+        self, scheduler: BaseScheduler, health: jobs.SchedulerHealth, sender: SendLoop
+    ) -> None:
         self._scheduler = scheduler
         self.health = health
+        self.sender = sender
 
     @property
     def running(self) -> bool:
@@ -44,13 +49,20 @@ class NotifierScheduler:
     def start(self) -> None:
         self.health.started_at = datetime.now(UTC)
         self._scheduler.start()
+        self.sender.start()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stop claiming and finish what is in flight; whether the sender ended in time
+        (if not, its rows' leases run out and another worker takes them)."""
+        ended = self.sender.stop(timeout)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+        return ended
 
 
-def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings, engine: Engine, *, concurrency: int | None = None
+) -> Dispatcher:
     from notifier.channels.registry import build_channels
 
     # Each process is its own worker; the id shows in outbox.leased_by for ops.
@@ -61,6 +73,7 @@ def build_dispatcher(settings: Settings, engine: Engine) -> Dispatcher:
         channels=build_channels(settings),
         templates=build_environment(settings),
         worker=worker,
+        concurrency=concurrency,
     )
 
 
@@ -92,13 +105,11 @@ def build_scheduler(
     # leave holding its own locks.
     scheduler = BackgroundScheduler(job_defaults=defaults, timezone=UTC, daemon=True)
     health = jobs.SchedulerHealth()
-    scheduler.add_job(
-        jobs.dispatch_due,
-        "interval",
-        seconds=settings.dispatch.interval_seconds,
-        args=[dispatcher or build_dispatcher(settings, engine)],
-        id="dispatch",
-        next_run_time=datetime.now(UTC),
+    # Sending is not an APScheduler job: its own thread sends the moment a message is
+    # queued (sender.py), the interval being only its safety net.
+    sender = SendLoop(
+        dispatcher or build_dispatcher(settings, engine),
+        interval_seconds=settings.dispatch.interval_seconds,
     )
     scheduler.add_job(
         jobs.reconcile_receipts,
@@ -114,6 +125,16 @@ def build_scheduler(
         args=[engine, settings],
         id="promise_watch",
     )
+    if settings.ingest.inbox_dir is not None:
+        inbox = Inbox(root=settings.ingest.inbox_dir, engine=engine, settings=settings)
+        scheduler.add_job(
+            jobs.watch_inbox,
+            "interval",
+            seconds=settings.ingest.inbox_interval_seconds,
+            args=[inbox],
+            id="inbox",
+            next_run_time=datetime.now(UTC),
+        )
     if demo is not None:
         scheduler.add_job(
             jobs.feed_demo,
@@ -131,4 +152,4 @@ def build_scheduler(
         id="heartbeat",
         next_run_time=datetime.now(UTC),
     )
-    return NotifierScheduler(scheduler, health)
+    return NotifierScheduler(scheduler, health, sender)

@@ -12,6 +12,7 @@ import hmac
 from notifier.config import Settings
 
 TWILIO_STATUS_PATH = "/webhooks/twilio/status/"
+AGGREGATOR_WEBHOOK_PATH = "/webhooks/"
 TWILIO_INBOUND_PATH = "/webhooks/twilio/inbound/"
 UNSUBSCRIBE_PATH = "/u/"
 
@@ -51,6 +52,13 @@ def twilio_inbound_url(settings: Settings) -> str:
     """Where Twilio posts the SMS recipients send us ("A message comes in"), set by ops on
     the number or Messaging Service: `/webhooks/twilio/inbound/` + its opaque token."""
     return public_url(settings, TWILIO_INBOUND_PATH + webhook_token(settings, "twilio-inbound"))
+
+
+def aggregator_webhook_url(settings: Settings, source: str) -> str:
+    """Where an aggregator (karrio, easypost, aftership, shippo) posts tracking news. No
+    token in the path: each proves itself by its own signature or secret (Shippo's goes
+    in `?token=`, which the operator appends at Shippo)."""
+    return public_url(settings, AGGREGATOR_WEBHOOK_PATH + source)
 
 
 def unsubscribe_url(settings: Settings, token: str) -> str:

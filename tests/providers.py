@@ -142,6 +142,11 @@ class FakeTwilio:
     # and every sid asked about, in order.
     statuses: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     fetched: list[str] = field(default_factory=list)
+    # The server answers requests on threads of its own: one at a time through the books.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # When set, every POST waits here before it is answered: N parties prove that N
+    # sends were in flight at once (a broken barrier fails the request with a 500).
+    gate: threading.Barrier | None = None
 
     @staticmethod
     def sid(n: int) -> str:
@@ -183,20 +188,27 @@ def _fake_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-            fake.requests.append(form)
-            status, body = fake.replies.pop(0) if fake.replies else (201, {})
-            if not body:
-                fake.counter += 1
-                sid = f"SM{fake.counter:032x}"
-                body = {
-                    "sid": sid,
-                    "status": "queued",
-                    "to": form.get("To"),
-                    "body": form.get("Body"),
-                    "account_sid": "AC" + "0" * 32,
-                    "num_segments": "1",
-                }
-                status = 201 if status < 300 else status
+            if fake.gate is not None:
+                try:
+                    fake.gate.wait()
+                except threading.BrokenBarrierError:
+                    self.send_error(500)
+                    return
+            with fake.lock:
+                fake.requests.append(form)
+                status, body = fake.replies.pop(0) if fake.replies else (201, {})
+                if not body:
+                    fake.counter += 1
+                    sid = f"SM{fake.counter:032x}"
+                    body = {
+                        "sid": sid,
+                        "status": "queued",
+                        "to": form.get("To"),
+                        "body": form.get("Body"),
+                        "account_sid": "AC" + "0" * 32,
+                        "num_segments": "1",
+                    }
+                    status = 201 if status < 300 else status
             payload = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from notifier.carriers.mapped import (
     as_list,
@@ -63,16 +64,25 @@ _CLOCK = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 
 
 def parse_karrio(
-    payload: Mapping[str, Any], *, raw: str, default_region: str, now: datetime
+    payload: Mapping[str, Any],
+    *,
+    raw: str,
+    default_region: str,
+    now: datetime,
+    local_zone: ZoneInfo | None = None,
 ) -> list[Event]:
-    """The tracker's newest event as an event; a rejection names the Karrio field."""
+    """The tracker's newest event as an event; a rejection names the Karrio field.
+
+    `local_zone` is where the carriers' clocks are (carriers.parser_for gives the company's):
+    without it, a `date` and `time` with no offset are refused rather than guessed.
+    """
     tracker, at = _tracker(payload)
     events = as_list(tracker.get("events"), f"{at}events")
     if not events:
         raise rejected(f"{at}events", "is empty: Karrio has no event to report yet")
     place = f"{at}events[0]"
     newest = as_object(events[0], place)
-    when_field, when = _moment(newest, place)
+    when_field, when = _moment(newest, place, local_zone)
     status = code(newest.get("status")) or code(tracker.get("status"))
     reason = code(newest.get("reason"))
     carrier_code = code(newest.get("code"))
@@ -121,14 +131,27 @@ def _tracker(payload: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:
     return payload, ""
 
 
-def _moment(event: Mapping[str, Any], place: str) -> tuple[str, Any]:
+def _moment(event: Mapping[str, Any], place: str, zone: ZoneInfo | None) -> tuple[str, Any]:
     """An event's `timestamp` where Karrio sends one; else its `date` and `time`, which
-    are the carrier's local clock with no zone: the native check refuses them, by name,
-    rather than guess a zone (a parcel from the US and one from Milan differ by hours)."""
+    are the carrier's local clock with no zone: read in `zone` (a courier's own carriers
+    work on its clock), or, with none, left for the native check to refuse by name."""
     stamp = event.get("timestamp")
     if stamp:
         return f"{place}.timestamp", stamp
     date, clock = event.get("date"), event.get("time")
     if isinstance(date, str) and isinstance(clock, str) and _CLOCK.match(clock.strip()):
-        return f"{place}.date", f"{date.strip()}T{clock.strip()}"
+        local = f"{date.strip()}T{clock.strip()}"
+        return f"{place}.date", _in_zone(local, zone) if zone is not None else local
     return f"{place}.date", date
+
+
+def _in_zone(local: str, zone: ZoneInfo) -> str:
+    """`local` (no offset) as a time in `zone`, with its offset; unparseable stays as it was,
+    for the native check to refuse. In the hour the clocks go back, the first of the two."""
+    try:
+        moment = datetime.fromisoformat(local)
+    except ValueError:
+        return local
+    if moment.tzinfo is not None:
+        return local
+    return moment.replace(tzinfo=zone, fold=0).isoformat()

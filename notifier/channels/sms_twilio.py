@@ -25,6 +25,9 @@ PERMANENT_CODES = {
 }
 OPTED_OUT = 21610
 TOO_MANY_REQUESTS = 20429
+# Too fast for Twilio: the account's request rate, or the sender's queue (21611: more than
+# its queue holds; 30001 arrives later as a receipt). Retried, and the sender slowed down.
+SLOW_DOWN_CODES = frozenset({TOO_MANY_REQUESTS, 21611})
 HTTP_TIMEOUT_SECONDS = 15
 
 
@@ -82,7 +85,11 @@ def classify(exc: Exception) -> TemporaryChannelError | PermanentChannelError:
             return PermanentChannelError(
                 f"Twilio {code}: {PERMANENT_CODES[code]}", code=label, opted_out=code == OPTED_OUT
             )
-        if exc.status == 429 or code == TOO_MANY_REQUESTS or exc.status >= 500:
+        if exc.status == 429 or code in SLOW_DOWN_CODES:
+            return TemporaryChannelError(
+                f"Twilio says too fast: HTTP {exc.status}", code=label, slow_down=True
+            )
+        if exc.status >= 500:
             return TemporaryChannelError(f"Twilio busy or failing: HTTP {exc.status}", code=label)
         return PermanentChannelError(f"Twilio refused the message: HTTP {exc.status}", code=label)
     if isinstance(exc, TwilioException):

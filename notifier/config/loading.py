@@ -14,7 +14,8 @@ from sqlalchemy.engine import make_url
 
 from notifier import paths
 from notifier.config.fields import SECRET_KEYS
-from notifier.config.settings import Secrets, Settings
+from notifier.config.secrets import Secrets
+from notifier.config.settings import Settings
 from notifier.errors import ConfigError, ConfigProblem
 
 
@@ -52,9 +53,14 @@ def settings_from_data(
         raise ConfigError([ConfigProblem(source, "secrets", "secrets come from the environment")])
     if env.get("NOTIFIER_DATABASE_URL"):
         data["database"] = {**data.get("database", {}), "url": env["NOTIFIER_DATABASE_URL"]}
+    if env.get("NOTIFIER_LOG_FORMAT"):
+        data["logging"] = {**data.get("logging", {}), "format": env["NOTIFIER_LOG_FORMAT"]}
     override = data.get("templates", {}).get("override_dir")
     if isinstance(override, str) and override:
         data["templates"]["override_dir"] = str(base_dir / override)
+    inbox = data.get("ingest", {}).get("inbox_dir")
+    if isinstance(inbox, str) and inbox.strip():
+        data["ingest"]["inbox_dir"] = str(base_dir / inbox)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -95,10 +101,16 @@ def embedded_secret_key(database_url: str) -> str | None:
 
 
 def _check_paths(settings: Settings, source: str) -> list[ConfigProblem]:
+    problems = []
     override = settings.templates.override_dir
     if override is not None and not override.is_dir():
-        return [ConfigProblem(source, "templates.override_dir", f"{override} is not a directory")]
-    return []
+        problems.append(
+            ConfigProblem(source, "templates.override_dir", f"{override} is not a directory")
+        )
+    inbox = settings.ingest.inbox_dir
+    if inbox is not None and not inbox.is_dir():
+        problems.append(ConfigProblem(source, "ingest.inbox_dir", f"{inbox} is not a directory"))
+    return problems
 
 
 def _problem(source: str, error: Any) -> ConfigProblem:

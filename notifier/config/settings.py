@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -13,7 +12,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -38,6 +36,8 @@ from notifier.config.fields import (
     TimeWindow,
     TimeZoneName,
 )
+from notifier.config.logs import Logging
+from notifier.config.secrets import Secrets
 from notifier.errors import SecretKeyMissingError
 from notifier.purposes import RULE_PURPOSES, Purpose
 from notifier.vocabulary import Channel, Reason, RebookOption, Status
@@ -122,11 +122,18 @@ class Web(_Section):
     # Where notifier itself is reached from outside; public URLs are built on it (urls.py),
     # never on a request's Host header.
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
+    # Who may read GET /metrics (config.example.toml says what each allows).
+    metrics: Literal["off", "loopback", "ops", "open"] = "loopback"
 
 
 class Dispatch(_Section):
+    # The safety net: a worker looks for due rows this often even when nothing woke it
+    # (an enqueue wakes it at once: LISTEN/NOTIFY on PostgreSQL, in-process on SQLite).
     interval_seconds: float = Field(default=5.0, gt=0, le=3600)
     batch_size: int = Field(default=50, ge=1, le=1000)
+    # Sends in flight at once in one worker (threads: the Twilio and SMTP clients block);
+    # `notifier worker --concurrency N` overrides it. The database pool grows with it.
+    concurrency: int = Field(default=1, ge=1, le=64)
     # A worker that dies mid-send frees its rows when the lease ends; it must outlast
     # the slowest provider call (SMTP timeout) with room to spare.
     lease_seconds: int = Field(default=120, ge=10)
@@ -138,10 +145,28 @@ class Dispatch(_Section):
 class Ingest(_Section):
     batch_size: int = Field(default=500, ge=1, le=10_000)
     reopen_after_days: int = Field(default=60, ge=1)
+    # The folder the worker watches for dropped files (ingest/inbox.py); unset, no watch.
+    # A relative path is resolved against the config file's folder at loading.
+    inbox_dir: Path | None = None
+    # A file is taken once its size and time stayed the same this long, or at once when
+    # `<name>.done` stands beside it: longer than the writer's longest pause.
+    inbox_stable_seconds: float = Field(default=10.0, ge=1, le=3600)
+    inbox_interval_seconds: float = Field(default=15.0, ge=1, le=3600)
+
+    @field_validator("inbox_dir", mode="before")
+    @classmethod
+    def _inbox_dir_is_named(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("name the inbox folder, or leave the key out to watch none")
+        return value
 
     @property
     def reopen_after(self) -> timedelta:
         return timedelta(days=self.reopen_after_days)
+
+    @property
+    def inbox_stable(self) -> timedelta:
+        return timedelta(seconds=self.inbox_stable_seconds)
 
 
 TWILIO_API_BASE_URL = "https://api.twilio.com"
@@ -154,6 +179,9 @@ class SmsChannel(_Section):
     # Whether messages invite an answer by SMS and answers are replied to. An alphanumeric
     # sender cannot receive them: `notifier check-config` warns (config/pitfalls.py).
     replies: bool = True
+    # The sender's pace, kept across every worker (outbox/pace.py): a US long code takes
+    # 1 a second, a toll-free number 3, a short code 100; unset, no pacing of our own.
+    max_per_second: float | None = Field(default=None, gt=0, le=1000)
     # Where the official client sends its requests: a Twilio-compatible provider, or a
     # local mock of Twilio's API. Path and query stay Twilio's.
     api_base_url: AnyHttpUrl = AnyHttpUrl(TWILIO_API_BASE_URL)
@@ -342,35 +370,6 @@ class Slips(_Section):
     label_printer: LabelPrinter = LabelPrinter()
 
 
-class Secrets(BaseModel):
-    """Read only from the environment, never from the file."""
-
-    model_config = ConfigDict(frozen=True)
-
-    twilio_account_sid: SecretStr | None = None
-    twilio_auth_token: SecretStr | None = None
-    smtp_password: SecretStr | None = None
-    secret_key: SecretStr | None = None
-    api_keys: tuple[SecretStr, ...] = ()
-    ops_password: SecretStr | None = None
-
-    @classmethod
-    def from_environment(cls, env: Mapping[str, str]) -> Secrets:
-        def get(name: str) -> SecretStr | None:
-            value = env.get(name, "").strip()
-            return SecretStr(value) if value else None
-
-        keys = [k.strip() for k in env.get("NOTIFIER_API_KEY", "").split(",") if k.strip()]
-        return cls(
-            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
-            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
-            smtp_password=get("NOTIFIER_SMTP_PASSWORD"),
-            secret_key=get("NOTIFIER_SECRET_KEY"),
-            api_keys=tuple(SecretStr(k) for k in keys),
-            ops_password=get("NOTIFIER_OPS_PASSWORD"),
-        )
-
-
 class Promises(_Section):
     """What the promise watch does when a broken callback is still not made."""
 
@@ -399,6 +398,7 @@ class Settings(_Section):
     rebooking: Rebooking = Rebooking()
     slips: Slips = Slips()
     promises: Promises = Promises()
+    logging: Logging = Logging()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @property

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from notifier.config import Settings
+from notifier.db import wakeups
 
 # A transaction's wait for another writer's lock, unless the caller says otherwise
 # (engine_from: [database] lock_timeout_seconds).
@@ -25,15 +26,21 @@ def normalise_url(url: str) -> URL:
 
 
 PG_CONNECT_TIMEOUT_SECONDS = 10
+DEFAULT_POOL_SIZE = 5  # SQLAlchemy's own
+# Beyond the sends in flight: a claim, the scheduler's other jobs, a web request or two.
+SPARE_CONNECTIONS = 4
 
 
 def engine_from(settings: Settings) -> Engine:
     """The service's engine: its URL and its timeouts from [database]."""
     database = settings.database
+    # Each send in flight records its outcome on a connection of its own, beside the
+    # claims, the other jobs and the web: the pool's steady size follows the concurrency.
     return make_engine(
         database.url,
         lock_timeout_seconds=database.lock_timeout_seconds,
         statement_timeout_seconds=database.statement_timeout_seconds,
+        pool_size=max(DEFAULT_POOL_SIZE, settings.dispatch.concurrency + SPARE_CONNECTIONS),
     )
 
 
@@ -66,7 +73,9 @@ def make_engine(
 
 def _sqlite_engine(url: URL, *, busy_timeout_ms: int, **kwargs: Any) -> Engine:
     if url.database in (None, "", ":memory:"):
-        kwargs.pop("pool_timeout", None)  # an in-memory database has a single-connection pool
+        # An in-memory database has a single-connection pool.
+        kwargs.pop("pool_timeout", None)
+        kwargs.pop("pool_size", None)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -99,9 +108,19 @@ def _sqlite_engine(url: URL, *, busy_timeout_ms: int, **kwargs: Any) -> Engine:
 
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that will write: commits on success, rolls back on error."""
-    with engine.connect().execution_options(write=True) as connection, connection.begin():
-        yield connection
+    """A transaction that will write: commits on success, rolls back on error.
+
+    A transaction that queued a message (wakeups.mark) rings this process's dispatchers
+    once it has committed: before, they could not see the row.
+    """
+    with engine.connect().execution_options(write=True) as connection:
+        try:
+            with connection.begin():
+                yield connection
+        finally:
+            queued = wakeups.take_mark(connection)
+        if queued:
+            wakeups.ring()
 
 
 @contextmanager

@@ -377,3 +377,13 @@ class PromiseRow(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class SendPaceRow(SQLModel, table=True):
+    """A sender's next free moment (channels.sms.max_per_second), shared by every worker:
+    each send books the slot after it, so N workers together keep one sender's pace."""
+
+    __tablename__ = "send_pace"
+
+    sender: str = Field(max_length=64, primary_key=True)  # the From number or Messaging Service
+    next_at: datetime = Field(sa_type=UTCDateTime)

@@ -24,6 +24,7 @@ REBOOKINGS = _table(models.RebookingRow)
 UNSUBSCRIBE_TOKENS = _table(models.UnsubscribeTokenRow)
 INBOUND = _table(models.InboundMessageRow)
 PROMISES = _table(models.PromiseRow)
+SEND_PACE = _table(models.SendPaceRow)
 
 # A shipment's columns bar its id and timestamps: for joins whose row has other ids and
 # timestamps of its own; `ShipmentRecord.from_mapping(row, id_key=...)` reads them back.

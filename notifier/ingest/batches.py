@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from notifier import metrics
 from notifier.config import Settings
 from notifier.config.settings import Ingest
 from notifier.db.bulk import Bulk
@@ -121,10 +122,13 @@ def _flush(
     now: datetime,
 ) -> Iterator[ItemResult]:
     results = list(pending)
+    for rejected in pending:
+        metrics.count_event(rejected.outcome, None)
     if batch:
         outcomes = store([item.event for item in batch], now=now)
         for item, outcome in zip(batch, outcomes, strict=True):
             event = item.event
+            metrics.count_event(outcome, event.source)  # committed: counted once
             unknown = event.status is Status.UNKNOWN
             errors = (_CONFLICT,) if outcome is Outcome.CONFLICT else ()
             results.append(ItemResult(item.position, outcome, event.event_id, errors, unknown))

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from notifier.carriers import NATIVE, PARSERS
+from notifier.carriers import NATIVE, parser_for
 from notifier.errors import InputFormatError
 from notifier.ingest.checking import Checked, Incoming, ItemResult, check_payload
 from notifier.ingest.files import FileFormat, read_records
@@ -56,6 +56,7 @@ def checked_in_child(
     *,
     parser: str = NATIVE,
     default_region: str,
+    local_timezone: str = "UTC",
     now: Callable[[], datetime],
     progress: Callable[[int], None],
 ) -> Generator[Checked | ItemResult, None, None]:
@@ -75,6 +76,7 @@ def checked_in_child(
         file_format.value,
         parser,
         default_region,
+        local_timezone,
         repr(offset),
     ]
     child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)  # noqa: S603
@@ -144,9 +146,10 @@ def check_file(
     offset: timedelta,
     out: IO[bytes],
     parser: str = NATIVE,
+    local_timezone: str = "UTC",
 ) -> None:
     """The child's work: read, check and send every line, then the end."""
-    parse = PARSERS[parser]
+    parse = parser_for(parser, local_timezone=local_timezone)
     try:
         with open(path, "rb") as stream:
             chunk: list[tuple[int, Wire] | ItemResult] = []
@@ -176,7 +179,7 @@ def check_file(
 def main(arguments: list[str]) -> int:
     # Ctrl-C reaches the whole process group: the parent decides, and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    path, file_format, parser, default_region, offset = arguments
+    path, file_format, parser, default_region, local_timezone, offset = arguments
     try:
         check_file(
             path,
@@ -185,6 +188,7 @@ def main(arguments: list[str]) -> int:
             timedelta(seconds=float(offset)),
             sys.stdout.buffer,
             parser,
+            local_timezone,
         )
     except BrokenPipeError:
         # The parent has gone: nothing waits for the rest. Point stdout at /dev/null so

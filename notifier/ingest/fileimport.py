@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from sqlalchemy import Engine
 
-from notifier.carriers import PARSERS
+from notifier.carriers import parser_for
 from notifier.config import Settings
 from notifier.errors import InputFormatError
 from notifier.ingest.batches import Summary, store_checked
@@ -120,11 +120,12 @@ class FileImport:
                 fmt.file_format,
                 parser=fmt.parser,
                 default_region=region,
+                local_timezone=self.settings.company.timezone,
                 now=self.now,
                 progress=bar.at,
             )
             return
-        parser = PARSERS[fmt.parser]
+        parser = parser_for(fmt.parser, local_timezone=self.settings.company.timezone)
         for record in read_records(stream, fmt.file_format):
             bar.advance()
             item = Incoming(record.line, record.payload, record.raw, record.error)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from notifier.db import wakeups
 from notifier.db.bulk import Bulk
 from notifier.db.engine import write_transaction
 from notifier.db.tables import OPT_OUTS, OUTBOX
@@ -90,6 +91,8 @@ def enqueue_many(connection: Connection, messages: Sequence[NewOutboxRow], now: 
         for m in messages
     ]
     bulk.execute_many(bulk.insert_sql(OUTBOX, _ENQUEUED_COLUMNS), rows)
+    if any(_due(m, now) for m in messages):
+        wakeups.mark(connection)
 
 
 def enqueue(connection: Connection, message: NewOutboxRow, now: datetime) -> int:
@@ -99,11 +102,19 @@ def enqueue(connection: Connection, message: NewOutboxRow, now: datetime) -> int
     try:
         with connection.begin_nested():
             result = connection.execute(OUTBOX.insert().returning(OUTBOX.c.id), _row(message, now))
-            return int(result.scalar_one())
+            row_id = int(result.scalar_one())
     except IntegrityError as exc:
         if _violates_unique_key(exc):
             raise DuplicateMessageError() from exc
         raise
+    if _due(message, now):
+        wakeups.mark(connection)
+    return row_id
+
+
+def _due(message: NewOutboxRow, now: datetime) -> bool:
+    """Whether a dispatcher woken now would send it (not one held for the morning)."""
+    return message.state is OutboxState.PENDING and message.due_at <= now
 
 
 def _violates_unique_key(exc: IntegrityError) -> bool:
@@ -122,6 +133,10 @@ def claim(
 
     PostgreSQL skips rows other workers are claiming (FOR UPDATE SKIP LOCKED); SQLite's
     BEGIN IMMEDIATE lets one claimer in at a time. Either way a row has one holder.
+
+    As claim_receipt_checks does, and for its reason, the ids are read and locked first
+    and updated by a second statement that repeats the condition: never more than `limit`
+    rows, whichever plan PostgreSQL picks.
     """
     due = or_(
         and_(OUTBOX.c.state == OutboxState.PENDING, OUTBOX.c.due_at <= now),
@@ -131,9 +146,12 @@ def claim(
     with write_transaction(engine) as connection:
         if connection.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
+        ids = list(connection.execute(candidates).scalars())
+        if not ids:
+            return []
         statement = (
             update(OUTBOX)
-            .where(OUTBOX.c.id.in_(candidates.scalar_subquery()))
+            .where(OUTBOX.c.id.in_(ids), due)
             .values(
                 state=OutboxState.SENDING,
                 lease_until=now + lease,
@@ -268,6 +286,15 @@ def mark_retry(
         "last_error": error[:2000],
         "error_code": code,
     }
+    return _finish(connection, message, worker=worker, now=now, values=values)
+
+
+def mark_deferred(
+    connection: Connection, message: ClaimedRow, *, worker: str, now: datetime, due_at: datetime
+) -> bool:
+    """Back to pending until `due_at`, as if never claimed: a wait for the sender's pace is
+    not an attempt, so it neither counts towards max_attempts nor records an error."""
+    values = {"state": OutboxState.PENDING, "due_at": due_at, "attempts": OUTBOX.c.attempts - 1}
     return _finish(connection, message, worker=worker, now=now, values=values)
 
 

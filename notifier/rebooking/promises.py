@@ -240,6 +240,10 @@ def check_call(by: str | None, outcome: str | None, note: str | None) -> CallMad
     name = " ".join((by or "").split())
     if not name:
         raise CallbackRefusedError("by", "say who made the call")
+    # PostgreSQL's text cannot hold a NUL: refused here rather than failing the write.
+    for field, value in (("by", name), ("note", note or "")):
+        if "\x00" in value:
+            raise CallbackRefusedError(field, "must not hold a NUL character")
     if len(name) > DONE_BY_LIMIT:
         raise CallbackRefusedError("by", f"at most {DONE_BY_LIMIT} characters")
     try:

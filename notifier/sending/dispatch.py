@@ -12,13 +12,15 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jinja2 import Environment, TemplateError
 from sqlalchemy import Engine
 
-from notifier.channels.base import Transport
+from notifier import metrics
+from notifier.channels.base import OutgoingMessage, SendResult, Transport
 from notifier.config import Settings
 from notifier.db.engine import write_transaction
 from notifier.errors import NotifierError, PermanentChannelError, TemporaryChannelError
@@ -27,6 +29,7 @@ from notifier.outbox import unsubscribe
 from notifier.outbox.rows import ClaimedRow
 from notifier.sending import settle
 from notifier.sending.compose import compose, offers_unsubscribe
+from notifier.sending.pacing import Pacer, sms_pacer
 from notifier.sending.record import Recorder
 from notifier.sending.settle import SettleOutcome
 from notifier.sending.store import TickReads, read_tick
@@ -59,6 +62,8 @@ class Dispatcher:
         templates: Environment,
         worker: str,
         rng: random.Random | None = None,
+        concurrency: int | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -71,49 +76,56 @@ class Dispatcher:
             worker=worker,
             rng=rng or random.Random(),  # noqa: S311  jitter, not secrecy
         )
+        self.pacer = pacer if pacer is not None else sms_pacer(engine, settings)
+        self.concurrency = concurrency or settings.dispatch.concurrency
+        # Threads, not asyncio: the Twilio client (requests) and smtplib block, and a
+        # send is mostly a wait on the provider, which a thread spends without the GIL.
+        # Each thread records its row's outcome on a pooled connection of its own.
+        self._pool = (
+            ThreadPoolExecutor(self.concurrency, thread_name_prefix="send")
+            if self.concurrency > 1
+            else None
+        )
+
+    @property
+    def batch_limit(self) -> int:
+        """Rows one claim takes: a batch, and never fewer than the sends kept in flight."""
+        return max(self.settings.dispatch.batch_size, self.concurrency)
 
     def run_once(self, now: datetime) -> DispatchStats:
-        """Claim one batch of due rows and settle every one of them."""
-        config = self.settings.dispatch
+        """Claim one batch of due rows and settle every one of them, up to `concurrency`
+        at a time; returns when all are settled (none is left leased by this call)."""
         claimed = outbox.claim(
             self.engine,
             worker=self.worker,
             now=now,
-            limit=config.batch_size,
-            lease=timedelta(seconds=config.lease_seconds),
+            limit=self.batch_limit,
+            lease=timedelta(seconds=self.settings.dispatch.lease_seconds),
         )
         stats = DispatchStats()
         if not claimed:
             return stats
         reads = read_tick(self.engine, claimed, settings=self.settings, now=now)
-        unsubscribe_urls = self._unsubscribe_urls(claimed, reads, now)
-        for message in claimed:
+        unsubscribe_urls = _unsubscribe_urls(self.engine, self.settings, claimed, reads, now)
+
+        def settle_one(message: ClaimedRow) -> SettleOutcome:
             try:
-                outcome = self._settle(message, reads, unsubscribe_urls, now)
+                return self._settle(message, reads, unsubscribe_urls, now)
             except Exception as exc:
                 # One row's surprise must not keep the rest of the batch leased. The type
                 # is logged, never the message: it may quote an address or a body.
                 log.error("outbox row %d: %s while settling", message.id, _kind(exc))
-                outcome = self._contain(message, now, exc)
-            stats.outcomes[outcome] += 1
+                return self._contain(message, now, exc)
+
+        settled = self._pool.map(settle_one, claimed) if self._pool else map(settle_one, claimed)
+        for message, outcome in zip(claimed, settled, strict=True):
+            _tally(stats, message, outcome)
         return stats
 
-    def _unsubscribe_urls(
-        self, claimed: Sequence[ClaimedRow], reads: TickReads, now: datetime
-    ) -> dict[str, str]:
-        """Each recipient address's one-click unsubscribe URL, its token made or kept alive
-        in one write for the whole tick. An opted-out address is sent nothing: it needs none."""
-        addresses = {
-            m.recipient
-            for m in claimed
-            if offers_unsubscribe(m) and (m.channel, m.recipient) not in reads.opted_out
-        }
-        if not addresses:
-            return {}
-        key = self.settings.link_key
-        with write_transaction(self.engine) as connection:
-            tokens = unsubscribe.issue_tokens(connection, addresses, key=key, now=now)
-        return {address: unsubscribe_url(self.settings, token) for address, token in tokens.items()}
+    def close(self) -> None:
+        """Wait for the sends in flight, then free the threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def _settle(
         self,
@@ -157,9 +169,14 @@ class Dispatcher:
         except (NotifierError, TemplateError) as exc:
             # A broken template is ops' to fix; retrying keeps the message until they do.
             return self.record.retry(message, now, f"template: {exc}", None)
+        pacer = self.pacer if composed.outgoing.channel is Channel.SMS else None
+        if pacer is not None and (later := pacer.wait_turn()) is not None:
+            return self.record.paced(message, now, later)
         try:
-            result = self.channels[composed.outgoing.channel].send(composed.outgoing)
+            result = _send_timed(self.channels[composed.outgoing.channel], composed.outgoing)
         except TemporaryChannelError as exc:
+            if pacer is not None and exc.slow_down:
+                pacer.hold_back()
             return self.record.retry(message, now, str(exc), exc.code)
         except PermanentChannelError as exc:
             return self.record.failed(message, reads, now, exc)
@@ -173,6 +190,39 @@ class Dispatcher:
             # The database itself is failing: the lease runs out and the row is claimed again.
             log.error("outbox row %d: %s recording the retry", message.id, _kind(again))
             return SettleOutcome.LOST
+
+
+def _tally(stats: DispatchStats, message: ClaimedRow, outcome: SettleOutcome) -> None:
+    stats.outcomes[outcome] += 1
+    metrics.count_message(message.channel, outcome)
+
+
+def _send_timed(channel: Transport, outgoing: OutgoingMessage) -> SendResult:
+    """The provider call, its duration observed whether it succeeds or raises."""
+    with metrics.SEND_SECONDS.labels(outgoing.channel).time():
+        return channel.send(outgoing)
+
+
+def _unsubscribe_urls(
+    engine: Engine,
+    settings: Settings,
+    claimed: Sequence[ClaimedRow],
+    reads: TickReads,
+    now: datetime,
+) -> dict[str, str]:
+    """Each recipient address's one-click unsubscribe URL, its token made or kept alive
+    in one write for the whole tick. An opted-out address is sent nothing: it needs none."""
+    addresses = {
+        m.recipient
+        for m in claimed
+        if offers_unsubscribe(m) and (m.channel, m.recipient) not in reads.opted_out
+    }
+    if not addresses:
+        return {}
+    key = settings.link_key
+    with write_transaction(engine) as connection:
+        tokens = unsubscribe.issue_tokens(connection, addresses, key=key, now=now)
+    return {address: unsubscribe_url(settings, token) for address, token in tokens.items()}
 
 
 def _kind(exc: BaseException) -> str:

@@ -70,6 +70,13 @@ class Recorder:
             )
         return SettleOutcome.RETRY if marked else SettleOutcome.LOST
 
+    def paced(self, message: ClaimedRow, now: datetime, due_at: datetime) -> SettleOutcome:
+        with write_transaction(self.engine) as connection:
+            marked = outbox.mark_deferred(
+                connection, message, worker=self.worker, now=now, due_at=due_at
+            )
+        return SettleOutcome.PACED if marked else SettleOutcome.LOST
+
     def final(
         self,
         message: ClaimedRow,

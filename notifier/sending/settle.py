@@ -39,6 +39,7 @@ class SettleOutcome(StrEnum):
     CANCELLED = "cancelled"
     SUPPRESSED = "suppressed"
     LOST = "lost"  # the lease ran out meanwhile: another worker holds the row now
+    PACED = "paced"  # back to pending until its sender's next free moment (not an attempt)
 
 
 # Messages whose point is to ask for a choice: every reminder, the missed delivery and the

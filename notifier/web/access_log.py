@@ -13,6 +13,7 @@ import copy
 import logging
 from typing import Any
 
+from notifier.jsonlog import JsonFormatter
 from notifier.urls import TWILIO_INBOUND_PATH, TWILIO_STATUS_PATH, UNSUBSCRIBE_PATH
 
 REBOOKING_PATH = "/r/"
@@ -55,11 +56,14 @@ class RedactAccess(logging.Filter):
         return True
 
 
-def uvicorn_log_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration with the access handler filtered."""
+def uvicorn_log_config(log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's own logging configuration with the access handler filtered; with `json`,
+    its records are JSON lines (the filter still runs first)."""
     from uvicorn.config import LOGGING_CONFIG
 
     config = copy.deepcopy(LOGGING_CONFIG)
+    if log_format == "json":
+        config["formatters"] = {name: {"()": JsonFormatter} for name in ("default", "access")}
     config.setdefault("filters", {})["redact_access"] = {"()": RedactAccess}
     config["handlers"]["access"]["filters"] = ["redact_access"]
     return config

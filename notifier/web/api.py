@@ -20,28 +20,67 @@ from notifier.ingest.checking import Checked, Incoming, ItemResult, Outcome, che
 from notifier.vocabulary import Status
 from notifier.web.api_keys import api_error as _error
 from notifier.web.api_keys import authorised
+from notifier.web.api_schema import EVENTS_BODY_SCHEMA, EventsAnswer
+from notifier.web.bodies import read_body
 from notifier.web.clock import request_now
-from notifier.web.slip_api import MediaChoice, attempt_labels, requested_media
+from notifier.web.openapi_docs import (
+    API_KEY,
+    ERROR_BODY_REF,
+    error_responses,
+    json_body,
+    security,
+)
+from notifier.web.slip_api import MEDIA_PARAMETERS, MediaChoice, attempt_labels, requested_media
 
 router = APIRouter(prefix="/api/v1")
 
 MAX_EVENTS_PER_REQUEST = 1000
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestTooLargeError(f"the body is larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:  # chunked uploads declare no length
-            raise RequestTooLargeError(f"the body is larger than {limit} bytes")
-    return bytes(body)
-
-
-@router.post("/events")
+@router.post(
+    "/events",
+    summary="Send tracking events",
+    responses={
+        200: {"model": EventsAnswer, "description": "At least one event was not rejected."},
+        **error_responses(400, 401, 413, 415, 503),
+        422: {
+            "description": "Every event was rejected (the per-event answer, naming each bad "
+            "field), or the request itself is invalid (no event, a bad query parameter).",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/EventsAnswer"},
+                            {"$ref": ERROR_BODY_REF},
+                        ]
+                    }
+                }
+            },
+        },
+    },
+    openapi_extra={
+        **json_body(
+            EVENTS_BODY_SCHEMA,
+            description="One native event, or an array of 1 to 1000. Bad events are "
+            "rejected one by one; the good ones around them are still stored.",
+        ),
+        **security(API_KEY),
+        "parameters": [
+            {
+                "name": "slip",
+                "in": "query",
+                "required": False,
+                "description": "`zpl`: each stored missed delivery's result carries its slip.",
+                "schema": {"type": "string", "enum": ["zpl"]},
+            },
+            *MEDIA_PARAMETERS,
+        ],
+    },
+)
 async def post_events(request: Request) -> JSONResponse:
+    """Store events idempotently and answer per event: stored, duplicate, conflict or
+    rejected (with every bad field). An event id sent again with other content is a
+    conflict: the first is kept."""
     settings: Settings = request.app.state.settings
     refused = authorised(request, settings)
     if refused is not None:
@@ -56,7 +95,7 @@ async def post_events(request: Request) -> JSONResponse:
     if media_type != "application/json":
         return _error(415, "send the events as application/json")
     try:
-        body = await _read_body(request, settings.api.max_body_bytes)
+        body = await read_body(request, settings.api.max_body_bytes)
     except RequestTooLargeError as exc:
         return _error(413, str(exc))
     try:

@@ -22,8 +22,13 @@ from notifier.rendering.environment import build_environment
 from notifier.scheduler import NotifierScheduler
 from notifier.web import (
     api,
+    carrier_webhooks,
+    docs,
     health,
+    metrics,
+    openapi_docs,
     ops,
+    ops_callbacks,
     ops_index,
     rebook,
     slip_api,
@@ -35,6 +40,12 @@ from notifier.web.clock import Clock, wall_clock
 from notifier.web.guards import SecurityHeaders
 
 log = logging.getLogger(__name__)
+
+API_DESCRIPTION = (
+    "Delivery notifications for parcel couriers. Integrators send tracking events to "
+    "`POST /api/v1/events` (one native event or an array) with an API key; errors answer "
+    '`{"error": "..."}` naming the field, and a 503 says when to retry (`Retry-After`).'
+)
 
 
 def create_app(
@@ -59,31 +70,37 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown()
 
-    # The interactive docs pull scripts from a CDN: no external assets, so they are off.
+    # FastAPI's own docs pages pull scripts from a CDN: web/docs.py serves /docs instead.
     app = FastAPI(
         title="notifier",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        openapi_url="/api/openapi.json",
+        openapi_url=docs.OPENAPI_URL,
     )
+    openapi_docs.install(app, description=API_DESCRIPTION)
     app.state.settings = settings
     app.state.clock = clock
     app.state.engine = engine if engine is not None else engine_from(settings)
     app.state.scheduler = scheduler
     app.state.templates = build_environment(settings)
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(api.router)
     app.include_router(slip_api.router)
     app.include_router(ops.router)
+    app.include_router(ops_callbacks.router)
     app.include_router(ops_index.router)
     app.include_router(webhooks.router)
+    app.include_router(carrier_webhooks.router)
     app.include_router(twilio_inbound.router)
+    app.include_router(metrics.router)
     rebook.install(app)
     unsubscribe.install(app)
     _add_pages(app, settings)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(_ContainErrors)
+    app.add_middleware(metrics.CountResponses)  # outermost: the 500s above are counted too
     return app
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -16,7 +17,47 @@ from notifier.errors import DatabaseUnavailableError
 router = APIRouter()
 
 
-@router.get("/healthz")
+class SchemaState(BaseModel):
+    current: str | None = Field(description="The database's migration; null when unreachable.")
+    required: str = Field(description="The migration this notifier needs.")
+    up_to_date: bool
+
+
+class SchedulerState(BaseModel):
+    running: bool
+    last_tick: str | None = Field(description="ISO 8601; null before the first tick.")
+    ticks: int
+
+
+class Health(BaseModel):
+    """What /healthz answers, healthy (200) or not (503)."""
+
+    status: Literal["ok", "unhealthy"]
+    database: str = Field(
+        description="`ok`, `not writable: ...` or `unreachable: <error type>`.",
+        examples=["ok"],
+    )
+    schema_: SchemaState = Field(alias="schema")
+    scheduler: SchedulerState | None = Field(
+        default=None, description="Only in a process that runs the scheduler."
+    )
+
+
+@router.get(
+    "/healthz",
+    summary="Health check",
+    responses={
+        200: {
+            "model": Health,
+            "description": "Database writable, schema current, scheduler (where it runs) ticking.",
+        },
+        503: {
+            "model": Health,
+            "description": "Something above is not so: `status` is "
+            "`unhealthy` and the fields say what.",
+        },
+    },
+)
 def healthz(request: Request) -> JSONResponse:
     engine = request.app.state.engine
     body: dict[str, Any] = {"status": "ok"}

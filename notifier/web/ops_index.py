@@ -12,24 +12,23 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.config import Settings
 from notifier.db.engine import read_transaction
-from notifier.errors import DatabaseUnavailableError
+from notifier.db.faults import DATABASE_FAULTS, is_database_fault
 from notifier.ops.promises import day_text
 from notifier.slips.final_notice import final_notice_count, last_day
 from notifier.slips.route_pack import route_pack_count
 from notifier.slips.store import day_slips
 from notifier.web.clock import request_now
+from notifier.web.openapi_docs import ERROR_BODY_REF, OPS_PASSWORD, error_responses, security
 from notifier.web.ops import _day, _refused
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/ops", include_in_schema=False)
+router = APIRouter(prefix="/ops", tags=["ops"])
 
 RETRY_AFTER_SECONDS = 30
-_DATABASE_FAULTS = (SQLAlchemyError, DatabaseUnavailableError)
 _LAYOUTS = (("a6", "A6 PDF, one per page"), ("a4x4", "A4 PDF, four per sheet"))
 _BAD_DATE = "date: needs a day as YYYY-MM-DD, e.g. 2026-11-24"
 _NO_DATABASE = "The database is not answering, so nothing could be counted: try again shortly."
@@ -131,7 +130,29 @@ def read_counts(
     return found
 
 
-@router.get("")
+@router.get(
+    "",
+    summary="The day's printing for each depot (HTML page)",
+    response_class=HTMLResponse,
+    responses={
+        200: {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+        **error_responses(401),
+        422: {
+            "description": "`date` is not a day: the page, saying so.",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        503: {
+            "description": "The database is unavailable: the page, saying so (Retry-After); "
+            'or ops is switched off on the server: `{"error": ...}`.',
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            "content": {
+                "text/html": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"$ref": ERROR_BODY_REF}},
+            },
+        },
+    },
+    openapi_extra=security(OPS_PASSWORD),
+)
 def ops_index(request: Request, date: str = "") -> Response:
     """GET /ops[?date=YYYY-MM-DD]: the day's downloads for each depot (default: today)."""
     settings: Settings = request.app.state.settings
@@ -149,7 +170,9 @@ def ops_index(request: Request, date: str = "") -> Response:
         counts = read_counts(
             request.app.state.engine, day=day, settings=settings, now=request_now(request)
         )
-    except _DATABASE_FAULTS as exc:
+    except DATABASE_FAULTS as exc:
+        if not is_database_fault(exc):
+            raise  # a bug, such as a missing table: a 500, never a retry
         # By type alone: a database error may quote what it was asked for.
         log.error("ops: counts not read, database unavailable (%s)", type(exc).__name__)
         response = _page(request, settings, today=today, day=day, status=503, error=_NO_DATABASE)

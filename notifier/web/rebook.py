@@ -19,7 +19,7 @@ from notifier.rebooking.choices import (
     ParcelDoneError,
     SlotFullError,
 )
-from notifier.rebooking.links import resolve_code
+from notifier.rebooking.links import Link, resolve_code
 from notifier.rebooking.store import Parcel, open_parcel
 from notifier.rebooking.store import book as book_choice
 from notifier.rendering.context import format_hours
@@ -126,10 +126,10 @@ def _bad_link(request: Request, lang: str) -> HTMLResponse:
     return _render(request, "bad_link", lang=lang, status=404, path="/r")
 
 
-# The GET pages run on the event loop, not in the thread pool: they only read, which
-# never waits on a lock (SQLite WAL readers, PostgreSQL MVCC), and the hop to a worker
-# thread under load cost more than the page itself (0.21 -> 0.33 of hello-world). A
-# booking writes and may wait for the write lock, so it runs in a thread.
+# Every page that touches the database runs in the thread pool, never on the event loop:
+# a read waits on no lock, but it does wait for a pooled connection, and with the pool
+# exhausted that wait would stall every page and /healthz with it. The hop to a thread
+# costs throughput (0.21 -> 0.33 of hello-world when measured); a stalled loop costs all.
 @router.get("/r", response_class=HTMLResponse)
 async def code_form(request: Request) -> HTMLResponse:
     settings = _settings(request)
@@ -150,13 +150,19 @@ async def code_submit(request: Request) -> Response:
     ):
         return _render(request, "expired_form", lang=lang, status=403)
     typed = (form_field(form, "code") or "")[:64]
-    now = request_now(request)
-    with read_transaction(request.app.state.engine) as connection:
-        link = resolve_code(connection, typed, key=settings.link_key, settings=settings, now=now)
+    link = await run_in_threadpool(_resolve, request, typed)
     if link is None:
         errors = {"code": "not_found" if typed.strip() else "missing"}
         return _render(request, "code", lang=lang, status=422, errors=errors, typed=typed)
     return RedirectResponse(f"/r/{link.token}?lang={lang}", status_code=303)
+
+
+def _resolve(request: Request, typed: str) -> Link | None:
+    settings = _settings(request)
+    with read_transaction(request.app.state.engine) as connection:
+        return resolve_code(
+            connection, typed, key=settings.link_key, settings=settings, now=request_now(request)
+        )
 
 
 def _open(request: Request, connection: Connection, token: str) -> Parcel | None:
@@ -166,13 +172,14 @@ def _open(request: Request, connection: Connection, token: str) -> Parcel | None
     return open_parcel(connection, token, key=settings.link_key, settings=settings, now=now)
 
 
+# Plain functions: FastAPI runs them in the thread pool.
 @router.get("/r/{token}", response_class=HTMLResponse)
-async def parcel_page(request: Request, token: str) -> Response:
+def parcel_page(request: Request, token: str) -> Response:
     return _show(request, token, None)
 
 
 @router.get("/r/{token}/{option}", response_class=HTMLResponse)
-async def option_form(request: Request, token: str, option: str) -> Response:
+def option_form(request: Request, token: str, option: str) -> Response:
     return _show(request, token, option)
 
 

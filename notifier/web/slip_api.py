@@ -8,22 +8,23 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from jinja2 import Environment
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from notifier.config import Settings
 from notifier.db.engine import read_transaction
-from notifier.errors import DatabaseUnavailableError
+from notifier.db.faults import DATABASE_FAULTS, is_database_fault
 from notifier.slips.model import Slip
 from notifier.slips.store import shipment_slip
 from notifier.slips.zpl import DPIS, WIDTH_MM, label_printer_for, render_slip_zpl
 from notifier.vocabulary import Event
 from notifier.web.api_keys import api_error, authorised
 from notifier.web.clock import request_now
+from notifier.web.openapi_docs import API_KEY, error_responses, security
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,26 @@ router = APIRouter(prefix="/api/v1")
 # UTF-8 is what the label's ^CI28 tells the printer to expect.
 ZPL_MEDIA_TYPE = "text/plain; charset=utf-8"
 RETRY_AFTER_SECONDS = 30
-_DATABASE_FAULTS = (SQLAlchemyError, DatabaseUnavailableError)
 _MAX_TRACKING = 64
+
+
+# The query parameters `requested_media` reads, as /openapi.json describes them.
+MEDIA_PARAMETERS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "width_mm",
+        "in": "query",
+        "required": False,
+        "description": "The label media's printable width in mm (default: the depot's printer).",
+        "schema": {"type": "number", "minimum": WIDTH_MM[0], "maximum": WIDTH_MM[1]},
+    },
+    {
+        "name": "dpi",
+        "in": "query",
+        "required": False,
+        "description": "The printer's resolution (default: the depot's printer).",
+        "schema": {"type": "integer", "enum": list(DPIS)},
+    },
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +129,28 @@ def attempt_labels(
                     labels[position] = slip_label(
                         slip, choice=choice, settings=settings, env=env, now=now
                     )
-    except _DATABASE_FAULTS as exc:
+    except DATABASE_FAULTS as exc:
+        if not is_database_fault(exc):
+            raise  # a bug, such as a missing table: a 500, never a retry
         # By type alone: a database error may quote the tracking number it looked for.
         log.error("events: slips not made, database unavailable (%s)", type(exc).__name__)
         return dict.fromkeys(attempts)
     return labels
 
 
-@router.get("/shipments/{tracking}/slip.zpl")
+@router.get(
+    "/shipments/{tracking}/slip.zpl",
+    summary="A missed delivery's slip for a label printer",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "description": "One label, ZPL II, UTF-8 (^CI28).",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **error_responses(401, 404, 422, 503),
+    },
+    openapi_extra={**security(API_KEY), "parameters": list(MEDIA_PARAMETERS)},
+)
 def slip_zpl(request: Request, tracking: str) -> Response:
     """The label for the parcel's newest open missed delivery: ZPL II, one label."""
     settings: Settings = request.app.state.settings
@@ -129,13 +162,16 @@ def slip_zpl(request: Request, tracking: str) -> Response:
         return choice
     now = request_now(request)
     slip = None
-    if len(tracking) <= _MAX_TRACKING:
+    # A NUL is no parcel's number, and PostgreSQL's text cannot hold one (it would be a 503).
+    if len(tracking) <= _MAX_TRACKING and "\x00" not in tracking:
         try:
             with read_transaction(request.app.state.engine) as connection:
                 slip = shipment_slip(
                     connection, tracking, key=settings.link_key, settings=settings, now=now
                 )
-        except _DATABASE_FAULTS as exc:
+        except DATABASE_FAULTS as exc:
+            if not is_database_fault(exc):
+                raise  # a bug, such as a missing table: a 500, never a retry
             log.error("slip.zpl: database unavailable (%s)", type(exc).__name__)
             return api_error(
                 503,

@@ -20,12 +20,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from notifier.config import Settings
 from notifier.db.engine import read_transaction, write_transaction
-from notifier.errors import DatabaseUnavailableError
+from notifier.db.faults import DATABASE_FAULTS, is_database_fault
 from notifier.locales import LANGUAGE_NAMES, SHIPPED_LANGUAGES, language_for, parse_language
 from notifier.outbox import unsubscribe as tokens
 from notifier.rendering.context import format_hours
@@ -45,7 +44,6 @@ TOKEN_LIMIT = (30, 600.0)
 CLIENT_LIMIT = (120, 60.0)
 RETRY_AFTER_SECONDS = 30
 _FORM_LIMIT = 4096  # the one-click body is 26 bytes
-_DATABASE_FAULTS = (SQLAlchemyError, DatabaseUnavailableError)
 
 # What a POST does to the token's address, in the transaction that resolved it.
 Action = Callable[[Connection, str, datetime], object]
@@ -219,7 +217,9 @@ async def confirm_page(request: Request, token: str) -> Response:
         found = await run_in_threadpool(
             _state, request.app.state.engine, token, None, request_now(request)
         )
-    except _DATABASE_FAULTS as exc:
+    except DATABASE_FAULTS as exc:
+        if not is_database_fault(exc):
+            raise  # a bug, such as a missing table: a 500, never a retry
         return _unavailable(request, token, lang, exc)
     return _page(request, token, lang, found)
 
@@ -245,7 +245,9 @@ async def one_click(request: Request, token: str) -> Response:
             _unsubscribe if confirmed else None,
             request_now(request),
         )
-    except _DATABASE_FAULTS as exc:
+    except DATABASE_FAULTS as exc:
+        if not is_database_fault(exc):
+            raise  # a bug, such as a missing table: a 500, never a retry
         return _unavailable(request, token, lang, exc)
     if confirmed or found is None:
         return _page(request, token, lang, found)
@@ -263,6 +265,8 @@ async def resubscribe(request: Request, token: str) -> Response:
         found = await run_in_threadpool(
             _state, request.app.state.engine, token, _resubscribe, request_now(request)
         )
-    except _DATABASE_FAULTS as exc:
+    except DATABASE_FAULTS as exc:
+        if not is_database_fault(exc):
+            raise  # a bug, such as a missing table: a 500, never a retry
         return _unavailable(request, token, lang, exc)
     return _page(request, token, lang, found, resubscribed=True)

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +21,9 @@ from notifier.db.tables import EVENTS
 from notifier.web.app import create_app
 from tests.conftest import EventFactory, make_settings
 from tests.integration.conftest import API_KEY, post_events
+from tests.unit.carrier_payloads import own
 
+SHIPPO_TOKEN = "shippo-token-for-tests"
 LOCK_TIMEOUT = 1.0
 # Far above the lock timeout, far below "hangs": a loaded machine still answers in it.
 ANSWER_WITHIN = 10.0
@@ -31,7 +34,7 @@ def service_client(engine: Engine, stack: ExitStack) -> TestClient:
     url = engine.url.render_as_string(hide_password=False)
     settings = make_settings(
         url,
-        env={"NOTIFIER_API_KEY": API_KEY},
+        env={"NOTIFIER_API_KEY": API_KEY, "NOTIFIER_WEBHOOK_SECRET_SHIPPO": SHIPPO_TOKEN},
         database={"url": url, "lock_timeout_seconds": LOCK_TIMEOUT},
     )
     service = engine_from(settings)
@@ -91,6 +94,20 @@ def test_a_held_database_gets_503_with_retry_after_and_the_retry_is_stored(
     assert stored(engine) == 1
 
 
+def test_a_webhook_under_a_held_database_is_told_to_retry_and_the_retry_is_stored(
+    engine: Engine, client: TestClient
+) -> None:
+    _, body = own("shippo_delivery_attempted.json")
+    path = f"/webhooks/shippo?token={SHIPPO_TOKEN}"
+    with held_by_another_writer(engine):
+        answer, took = timed(lambda: client.post(path, content=body))
+        assert (answer.status_code, took < ANSWER_WITHIN) == (503, True)
+        assert int(answer.headers["Retry-After"]) > 0
+        assert stored(engine) == 0
+    assert client.post(path, content=body).json()["stored"] == 1  # Shippo's retry
+    assert stored(engine) == 1
+
+
 def test_healthz_is_not_ok_while_another_writer_holds_sqlite(sqlite_engine: Engine) -> None:
     # PostgreSQL's writers do not block one another's health check: SQLite's do.
     with ExitStack() as stack:
@@ -106,3 +123,21 @@ def healthz_while_held(engine: Engine, client: TestClient) -> None:
         assert answer.json()["database"] == "not writable: locked or read-only"
         assert took < ANSWER_WITHIN
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_a_missing_table_is_a_bug_answered_500_not_a_retry(tmp_path: Path) -> None:
+    # Not migrated: the database answers, but a table is missing. A 503 would have the
+    # sender retry for ever against a deployment that can never succeed.
+    url = f"sqlite:///{tmp_path / 'unmigrated.db'}"
+    settings = make_settings(url, env={"NOTIFIER_API_KEY": API_KEY})
+    engine = engine_from(settings)
+    try:
+        with TestClient(create_app(settings, engine=engine), raise_server_exceptions=False) as c:
+            answer = c.get(
+                "/api/v1/shipments/RP123456789IT/slip.zpl",
+                headers={"Authorization": f"Bearer {API_KEY}"},
+            )
+    finally:
+        engine.dispose()
+    assert answer.status_code == 500
+    assert "retry-after" not in answer.headers

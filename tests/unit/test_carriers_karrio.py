@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from notifier.carriers import parser_for
 from notifier.carriers.karrio import parse_karrio
 from notifier.vocabulary import Reason, Status
 from tests.unit.carrier_payloads import changed, own, parse_one, rejected_fields, shared
@@ -15,13 +16,39 @@ from tests.unit.carrier_payloads import changed, own, parse_one, rejected_fields
     ("name", "field"),
     [("karrio_1.json", "events[0].date"), ("karrio_2.json", "data.events[0].date")],
 )
-def test_the_docs_samples_are_refused_for_local_times_without_a_zone(name: str, field: str) -> None:
+def test_without_a_zone_local_times_are_refused(name: str, field: str) -> None:
     # Karrio's date and time are the carrier's local clock; guessing a zone would misorder
-    # events by hours, so they are refused, by name, as native times without offset are.
+    # events by hours, so with no zone given they are refused, by name.
     payload, _ = shared(name)
     errors = rejected_fields(parse_karrio, payload)
     assert list(errors) == [field]
     assert "UTC offset" in errors[field]
+
+
+def test_the_service_reads_local_times_on_the_companys_clock() -> None:
+    # What ingest and the webhook use: the courier's carriers keep its time (Europe/Rome).
+    payload, _ = shared("karrio_2.json")
+    event = parse_one(parser_for("karrio", local_timezone="Europe/Rome"), payload)
+    assert event.occurred_at == datetime(2024, 1, 17, 14, 30, tzinfo=UTC)  # 15:30 CET
+    assert event.status is Status.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("local", "utc"),
+    [
+        ("2026-07-01T09:15", datetime(2026, 7, 1, 7, 15, tzinfo=UTC)),  # summer: +02:00
+        # 02:30 happens twice when the clocks go back: the first (still summer time).
+        ("2026-10-25T02:30", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+        ("2026-10-25T03:30", datetime(2026, 10, 25, 2, 30, tzinfo=UTC)),
+    ],
+)
+def test_local_times_across_the_clock_change(local: str, utc: datetime) -> None:
+    payload, _ = shared("karrio_2.json")
+    day, clock = local.split("T")
+    payload = changed(payload, ["data", "events", 0, "date"], day)
+    payload = changed(payload, ["data", "events", 0, "time"], clock)
+    event = parse_one(parser_for("karrio", local_timezone="Europe/Rome"), payload)
+    assert event.occurred_at == utc
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from notifier.cli import app
 from notifier.config import load_settings
 from notifier.config.loading import find_config_path
 from notifier.config.pitfalls import setup_warnings
-from notifier.config.settings import Rebooking, Secrets, SmsChannel
+from notifier.config.secrets import Secrets
+from notifier.config.settings import Rebooking, SmsChannel
 from notifier.errors import ConfigError
 from notifier.vocabulary import Reason, Status
 

@@ -1,0 +1,73 @@
+"""One worker's sender: a thread that sends what is due the moment it is due.
+
+It sleeps until woken (a message queued: wakeups.ring in this process, NOTIFY from any
+process on PostgreSQL) or until the interval tick, the safety net; while claims come back
+full it sends again at once. Stopping (SIGTERM) stops the claiming: the batch in flight is
+finished and recorded, so no row is left leased by a clean exit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from notifier import jobs
+from notifier.db import wakeups
+from notifier.db.listen import Listener
+from notifier.sending.dispatch import Dispatcher
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class SendLoop:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        interval_seconds: float,
+        clock: Callable[[], datetime] = _wall_clock,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.interval_seconds = interval_seconds
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sender", daemon=True)
+        self._unsubscribe: Callable[[], None] | None = None
+        engine = dispatcher.engine
+        self.listener = Listener(engine, self.wake) if engine.dialect.name == "postgresql" else None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._unsubscribe = wakeups.subscribe(self.wake)
+        if self.listener is not None:
+            self.listener.start()
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop claiming, let the batch in flight finish; whether the thread has ended."""
+        self._stop.set()
+        self._wake.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.listener is not None:
+            self.listener.stop()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        ended = not self._thread.is_alive()
+        if ended:
+            self.dispatcher.close()
+        return ended
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            stats = jobs.dispatch_due(self.dispatcher, self.clock())
+            if stats is not None and stats.claimed >= self.dispatcher.batch_limit:
+                continue  # more may be due right now
+            self._wake.wait(self.interval_seconds)
