@@ -344,7 +344,10 @@ def worker(
     for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and how supervisors stop us
         signal.signal(signum, lambda *_: stop.set())
     scheduler.start()
-    stop.wait()
+    # Woken every second: a signal that reached another thread (after SIGSTOP/SIGCONT,
+    # say) runs its handler only when the main thread next runs Python code.
+    while not stop.wait(timeout=1.0):
+        pass
     # Within the lease: past it, another worker may take the rows still in flight.
     scheduler.shutdown(timeout=settings.dispatch.lease_seconds)
     engine.dispose()

@@ -40,3 +40,6 @@ def configure_logging(log_format: str) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
+    # The Twilio client logs every request's method, URL and headers at INFO: a dozen
+    # lines a message, saying nothing the dispatch log does not. Warnings still show.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

@@ -26,8 +26,9 @@ WEBHOOK_RESULTS = ("stored", "duplicate", "refused", "ignored", "invalid")
 
 EVENTS = Counter(
     "notifier_events",
-    "Tracking events ingested, by result (stored, duplicate, conflict, rejected) and source.",
-    ["status", "source"],
+    "Tracking events ingested, by result (stored, duplicate, conflict, rejected), their "
+    "native status (none for a rejection) and source.",
+    ["result", "status", "source"],
 )
 MESSAGES = Counter(
     "notifier_messages",
@@ -66,8 +67,9 @@ def source_label(source: str | None) -> str:
     return name if name in KNOWN_SOURCES else OTHER
 
 
-def count_event(status: str, source: str | None) -> None:
-    EVENTS.labels(status=status, source=source_label(source)).inc()
+def count_event(result: str, status: str | None, source: str | None) -> None:
+    """`status` is the event's native status (a closed set), None for a rejection."""
+    EVENTS.labels(result=result, status=status or "none", source=source_label(source)).inc()
 
 
 def count_message(channel: str, outcome: str) -> None:

@@ -123,12 +123,13 @@ def _flush(
 ) -> Iterator[ItemResult]:
     results = list(pending)
     for rejected in pending:
-        metrics.count_event(rejected.outcome, None)
+        metrics.count_event(rejected.outcome, None, None)
     if batch:
         outcomes = store([item.event for item in batch], now=now)
         for item, outcome in zip(batch, outcomes, strict=True):
             event = item.event
-            metrics.count_event(outcome, event.source)  # committed: counted once
+            # Committed: counted once.
+            metrics.count_event(outcome, event.status.value, event.source)
             unknown = event.status is Status.UNKNOWN
             errors = (_CONFLICT,) if outcome is Outcome.CONFLICT else ()
             results.append(ItemResult(item.position, outcome, event.event_id, errors, unknown))

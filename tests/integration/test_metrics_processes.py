@@ -56,7 +56,8 @@ def stored_tms(text: str) -> float:
         for sample in family.samples:
             labels = sample.labels
             if sample.name == "notifier_events_total" and labels == {
-                "status": "stored",
+                "result": "stored",
+                "status": "IN_TRANSIT",
                 "source": "tms",
             }:
                 return sample.value
