@@ -23,7 +23,7 @@ from notifier.ingest.batches import ingest
 from notifier.ingest.checking import Incoming
 from notifier.scheduler import build_dispatcher
 from notifier.sender import SendLoop
-from tests.conftest import make_settings
+from tests.conftest import REPO, make_settings
 from tests.integration.conftest import wait_until
 from tests.providers import FakeTwilio
 
@@ -140,9 +140,21 @@ def test_an_event_stored_by_another_process_wakes_the_sender_through_postgres(
         events.write_text(json.dumps(missed(8, now)) + "\n", encoding="utf-8")
         url = postgres_engine.url.render_as_string(hide_password=False)
         env = {"NOTIFIER_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+        # The example config with this test's quiet hours, so the SMS is due at once
+        # whatever the hour the suite runs at.
+        quiet = settings.quiet_hours
+        config = tmp_path / "config.toml"
+        example = (REPO / "config.example.toml").read_text(encoding="utf-8")
+        config.write_text(
+            example.replace(
+                '[quiet_hours]\nstart = "21:00"\nend = "08:00"',
+                f'[quiet_hours]\nstart = "{quiet.start:%H:%M}"\nend = "{quiet.end:%H:%M}"',
+            ),
+            encoding="utf-8",
+        )
         # Another process: only PostgreSQL's NOTIFY can reach this one's sender.
         done = subprocess.run(
-            [sys.executable, "-m", "notifier", "ingest", str(events)],
+            [sys.executable, "-m", "notifier", "ingest", "--config", str(config), str(events)],
             env={**env, "NOTIFIER_SECRET_KEY": "test-secret-key-not-for-production"},
             capture_output=True,
             check=False,
