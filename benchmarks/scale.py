@@ -49,8 +49,12 @@ class SlowProvider:
         return SendResult(provider_id=f"slow-{message.outbox_id}")
 
 
+SECRET = "benchmark-secret-key"
+
+
 def _settings(url: str) -> Any:
-    return load_settings(paths.example_config(), env={"NOTIFIER_DATABASE_URL": url})
+    env = {"NOTIFIER_DATABASE_URL": url, "NOTIFIER_SECRET_KEY": SECRET}
+    return load_settings(paths.example_config(), env=env)
 
 
 def _worker(url: str, concurrency: int, start: Any) -> None:
