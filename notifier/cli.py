@@ -311,7 +311,16 @@ def _serve(
     try:
         # The access log without tokens, tracking numbers or client addresses.
         log_config = uvicorn_log_config(settings.logging.format)
-        uvicorn.run(web, host=host, port=port, log_level="info", log_config=log_config)
+        uvicorn.run(
+            web,
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=log_config,
+            # The client's address (rate limits) from X-Forwarded-For only via these.
+            proxy_headers=True,
+            forwarded_allow_ips=",".join(settings.web.trusted_proxies),
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
         engine.dispose()

@@ -124,6 +124,11 @@ class Web(_Section):
     public_base_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8000")
     # Who may read GET /metrics (config.example.toml says what each allows).
     metrics: Literal["off", "loopback", "ops", "open"] = "loopback"
+    # Where the pages' rate limits count: this process, or Redis shared by every replica.
+    rate_limit_storage: Annotated[str, Field(pattern=r"^(memory://|rediss?://\S+)$")] = "memory://"
+    # The proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips);
+    # a request from anywhere else is its own client, whatever it claims.
+    trusted_proxies: list[str] = ["127.0.0.1"]
 
 
 class Dispatch(_Section):

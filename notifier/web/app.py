@@ -37,7 +37,7 @@ from notifier.web import (
     webhooks,
 )
 from notifier.web.clock import Clock, wall_clock
-from notifier.web.guards import SecurityHeaders
+from notifier.web.guards import SecurityHeaders, limit_storage
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ def create_app(
     app.state.engine = engine if engine is not None else engine_from(settings)
     app.state.scheduler = scheduler
     app.state.templates = build_environment(settings)
+    app.state.limit_storage = limit_storage(settings.web.rate_limit_storage)
     app.include_router(health.router)
     app.include_router(docs.router)
     app.include_router(api.router)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import math
 import secrets
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
 
+from limits import RateLimitItemPerSecond
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
 
 CSRF_COOKIE = "notifier_csrf"
 CSRF_FIELD = "csrf"
@@ -49,38 +53,56 @@ def csrf_ok(key: bytes, cookie: str | None, scope: str, given: str | None) -> bo
 
 
 class RateLimiter:
-    """At most `limit` hits per key in a sliding `window` of seconds, in this process.
+    """At most `limit` hits per key in a moving `window` of seconds.
 
-    Each replica counts on its own: behind N replicas a client gets up to N times the
-    limit, still far below what guessing tokens or flooding a slot would need.
+    The counts live in `storage` (the `limits` package): in this process by default, or
+    in Redis ([web] rate_limit_storage), where every `notifier serve` replica shares them,
+    so N replicas do not give a client N times the limit. If the shared storage fails,
+    the limit is kept in this process meanwhile (logged once): never unlimited, never a 500.
     """
 
     def __init__(
-        self, *, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        limit: int,
+        window: float,
+        storage: Storage | None = None,
+        namespace: str = "notifier",
     ) -> None:
         self.limit = limit
         self.window = window
-        self.clock = clock
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.namespace = namespace
+        self._item = RateLimitItemPerSecond(limit, max(1, round(window)))
+        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self._fallback = MovingWindowRateLimiter(MemoryStorage())
+        self._warned = False
 
     def retry_after(self, key: str) -> int:
         """0 when the hit is allowed (and counted), else seconds until it would be."""
-        now = self.clock()
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(1, int(hits[0] + self.window - now) + 1)
-            hits.append(now)
-            if len(self._hits) > 100_000:  # bounded memory under a flood of new keys
-                self._forget_idle(now)
-            return 0
+        try:
+            return self._hit(self._limiter, key)
+        except Exception as exc:  # the storage's own errors (Redis down, timed out)
+            if not self._warned:
+                log.warning("rate limits: shared storage failed (%s), kept here", _kind(exc))
+                self._warned = True
+            return self._hit(self._fallback, key)
 
-    def _forget_idle(self, now: float) -> None:
-        for name in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window]:
-            del self._hits[name]
+    def _hit(self, limiter: MovingWindowRateLimiter, key: str) -> int:
+        if limiter.hit(self._item, self.namespace, key):
+            return 0
+        reset = limiter.get_window_stats(self._item, self.namespace, key).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+
+def _kind(exc: BaseException) -> str:
+    return f"{type(exc).__module__}.{type(exc).__qualname__}"
+
+
+def limit_storage(uri: str) -> Storage:
+    """The rate limits' storage for a `limits` URI: memory:// or redis://host:port/db."""
+    storage = storage_from_string(uri)
+    assert isinstance(storage, Storage)  # the URIs the config allows are synchronous
+    return storage
 
 
 class SecurityHeaders:

@@ -36,13 +36,25 @@ router = APIRouter(include_in_schema=False)
 TOKEN_LIMIT = (60, 600.0)
 CLIENT_LIMIT = (120, 60.0)
 CODE_LIMIT = (10, 600.0)
+# Typed codes from everyone together: guessing from many addresses at once meets this.
+# A busy depot's recipients type a few a minute; a guesser needs millions.
+CODES_GLOBAL_LIMIT = (300, 600.0)
+EVERYONE = "everyone"
 
 
 def install(app: FastAPI) -> None:
+    storage = app.state.limit_storage
+
+    def limiter(name: str, limit: tuple[int, float]) -> RateLimiter:
+        return RateLimiter(
+            limit=limit[0], window=limit[1], storage=storage, namespace=f"rebook-{name}"
+        )
+
     app.state.rebook_limits = {
-        "token": RateLimiter(limit=TOKEN_LIMIT[0], window=TOKEN_LIMIT[1]),
-        "client": RateLimiter(limit=CLIENT_LIMIT[0], window=CLIENT_LIMIT[1]),
-        "code": RateLimiter(limit=CODE_LIMIT[0], window=CODE_LIMIT[1]),
+        "token": limiter("token", TOKEN_LIMIT),
+        "client": limiter("client", CLIENT_LIMIT),
+        "code": limiter("code", CODE_LIMIT),
+        "codes": limiter("codes", CODES_GLOBAL_LIMIT),
     }
     app.include_router(router)
 
@@ -142,7 +154,7 @@ async def code_submit(request: Request) -> Response:
     lang = _lang(request, None, settings)
     form = await request.form()
     client = request.client.host if request.client else "unknown"
-    wait = _limited(request, code=client)
+    wait = _limited(request, code=client, codes=EVERYONE)
     if wait:
         return _too_many(request, wait, lang)
     if not csrf_ok(

@@ -53,9 +53,14 @@ Found = tuple[str, str | None] | None
 
 
 def install(app: FastAPI) -> None:
+    shared = {"storage": app.state.limit_storage}
     app.state.unsubscribe_limits = {
-        "token": RateLimiter(limit=TOKEN_LIMIT[0], window=TOKEN_LIMIT[1]),
-        "client": RateLimiter(limit=CLIENT_LIMIT[0], window=CLIENT_LIMIT[1]),
+        "token": RateLimiter(
+            limit=TOKEN_LIMIT[0], window=TOKEN_LIMIT[1], namespace="unsubscribe-token", **shared
+        ),
+        "client": RateLimiter(
+            limit=CLIENT_LIMIT[0], window=CLIENT_LIMIT[1], namespace="unsubscribe-client", **shared
+        ),
     }
     app.include_router(router)
 
