@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import dispatch, ingest, labels, rebook, scale, slips
+from benchmarks import dispatch, ingest, labels, latency, rebook, scale, slips
 
 # A suite prints its own figures and raises if it cannot measure; a missed target is
 # printed as MISSED, not raised, so one slow figure does not hide the others.
@@ -18,6 +18,7 @@ SUITES: dict[str, Callable[[bool], None]] = {
     "slips": slips.main,
     "labels": labels.main,
     "scale": scale.main,
+    "latency": latency.main,
 }
 
 
