@@ -6,8 +6,9 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from benchmarks import dispatch, ingest, labels, latency, rebook, scale, slips
+from benchmarks import dispatch, ingest, labels, latency, rebook, report, scale, slips
 
 # A suite prints its own figures and raises if it cannot measure; a missed target is
 # printed as MISSED, not raised, so one slow figure does not hide the others.
@@ -28,6 +29,13 @@ def main() -> int:
         "suites", nargs="*", metavar="SUITE", help=f"default: all of {list(SUITES)}"
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        default=Path("bench-results"),
+        metavar="PREFIX",
+        help="write every figure to PREFIX.md and PREFIX.json (default: bench-results)",
+    )
     args = parser.parse_args()
     unknown = [name for name in args.suites if name not in SUITES]
     if unknown:
@@ -37,6 +45,8 @@ def main() -> int:
         started = time.perf_counter()
         SUITES[name](args.quick)
         print(f"   ({name} took {time.perf_counter() - started:.0f} s)", flush=True)
+    markdown, data = report.write(args.table)
+    print(f"== the figures: {markdown} and {data}")
     return 0
 
 

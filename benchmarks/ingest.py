@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 from sqlalchemy import select
 
+from benchmarks.report import record
 from notifier import paths
 from notifier.config import Settings, load_settings
 from notifier.db import schema
@@ -328,6 +329,10 @@ def throughput(workdir: Path, count: int, now: datetime) -> None:
         f"ingest {count:,} events: ours {ours_rate:,.0f} ev/s, ceiling {ceiling_rate:,.0f} rows/s, "
         f"ratio {ratio:.2f} (target >= {TARGET_RATIO:.2f}) {_verdict(ratio >= TARGET_RATIO)}"
     )
+    record(
+        "ingest", f"{count:,} events", ours=ours_rate, ceiling=ceiling_rate, unit="events/s",
+        ratio=ratio, target=f">= {TARGET_RATIO:.2f}", met=ratio >= TARGET_RATIO,
+    )  # fmt: skip
     print(f"  input    {size:.0f} MB of JSON Lines, {shipments:,} shipments, batches of {batch}")
     print(f"  ours     {ours_s:6.1f} s  FileImport.ingest_files, as `notifier ingest` runs it")
     print(f"  ceiling  {ceiling_s:6.1f} s  the same status_events rows, Core executemany")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from benchmarks.report import record
 from benchmarks.slips import NOW, make_slips
 from notifier import paths
 from notifier.config import Settings, load_settings
@@ -64,5 +65,10 @@ def main(quick: bool) -> None:
             f"{count / ceiling:,.0f}/s, ratio {ratio:.2f} (target <= {TARGET_RATIO:.2f}, "
             f">= {TARGET_PER_SECOND:,}/s) {verdict}"
         )
+        record(
+            "labels", f"{width_mm:g} mm {dpi} dpi", ours=rate, ceiling=count / ceiling,
+            unit="labels/s", ratio=ratio, target=f"<= {TARGET_RATIO:.2f}",
+            met=verdict == "ok",
+        )  # fmt: skip
     print("  ours     render_slip_zpl: the wording, line breaking, escaping, ^BQ sizing")
     print("  ceiling  label_wording alone: the same words from the same templates")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from benchmarks.report import record
 from benchmarks.scale import ADMIN_URL
 from notifier.db import schema
 from notifier.db.engine import make_engine
@@ -144,6 +145,14 @@ def _measure(
         + (f"; {missing} never arrived" if missing else ""),
         flush=True,
     )
+    for name, value in (("p50", p50), ("p95", p95), ("p99", p99)):
+        met = value < TARGET_P95 if name == "p95" and "PostgreSQL" in label else None
+        record(
+            "latency", f"{label}, event to provider {name}", ours=value * 1000,
+            ceiling=api95 * 1000, unit="ms (ceiling: the POST's own p95)",
+            ratio=value / api95, target=f"< {TARGET_P95 * 1000:.0f} ms" if met is not None else "",
+            met=met,
+        )  # fmt: skip
     return p50, p95, p99, api95
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, func, select, text
 
+from benchmarks.report import record
 from notifier import paths
 from notifier.channels.base import OutgoingMessage, SendResult
 from notifier.config import load_settings
@@ -143,6 +144,8 @@ def main(quick: bool) -> None:
     print(
         f"   1 worker,  1 in flight: {one:7.0f} msg/s, ceiling {base:5.0f}: ratio {one / base:.2f}"
     )
+    record("scale", "1 worker, 1 in flight", ours=one, ceiling=base, unit="messages/s",
+           ratio=one / base)  # fmt: skip
     for workers, concurrency in ((1, 16), (2, 16), (4, 16), (4, 1)):
         rate = _run(count * (2 if concurrency > 1 else 1), workers, concurrency)
         ceiling = workers * concurrency / LATENCY
@@ -151,6 +154,13 @@ def main(quick: bool) -> None:
             f"ceiling {ceiling:5.0f}: ratio {rate / ceiling:.2f}",
             flush=True,
         )
+        target, met = "", None
+        if (workers, concurrency) == (1, 16):
+            target, met = f">= {TARGET_ONE_WORKER}", rate / ceiling >= TARGET_ONE_WORKER
+        record(
+            "scale", f"{workers} worker(s), {concurrency} in flight", ours=rate, ceiling=ceiling,
+            unit="messages/s", ratio=rate / ceiling, target=target, met=met,
+        )  # fmt: skip
         if (workers, concurrency) == (1, 16):
             verdict = "ok" if rate / ceiling >= TARGET_ONE_WORKER else "MISSED"
             print(f"   target one worker at 16 >= {TARGET_ONE_WORKER} of its ceiling: {verdict}")
@@ -159,3 +169,7 @@ def main(quick: bool) -> None:
             verdict = "ok" if times >= TARGET_FOUR_WORKERS else "MISSED"
             goal = TARGET_FOUR_WORKERS
             print(f"   4 workers at 1 are {times:.1f}x one worker (target >= {goal}): {verdict}")
+            record(
+                "scale", "4 workers at 1 over 1 worker at 1", ours=rate, ceiling=one,
+                unit="messages/s", ratio=times, target=f">= {goal}", met=times >= goal,
+            )  # fmt: skip

@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+from benchmarks.report import record
 from notifier import paths
 from notifier.config import Settings, load_settings
 from notifier.rendering.context import ParcelFacts
@@ -88,5 +89,9 @@ def main(quick: bool) -> None:
             f"{count / ceiling:,.1f} slips/s, ratio {ratio:.2f} (target <= {TARGET_RATIO:.2f}) "
             f"{verdict}"
         )
+        record(
+            "slips", f"{count} {what}", ours=count / ours, ceiling=count / ceiling,
+            unit="slips/s", ratio=ratio, target=f"<= {TARGET_RATIO:.2f}", met=verdict == "ok",
+        )  # fmt: skip
         print(f"  ours     {ours:6.2f} s  render_slips_pdf, QR codes as inline SVG")
         print(f"  ceiling  {ceiling:6.2f} s  the same slips and document, empty QR boxes")
