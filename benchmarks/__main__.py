@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import dispatch, ingest, labels, latency, rebook, report, scale, slips
+from benchmarks import dispatch, ingest, labels, latency, peer, rebook, report, scale, slips
 
 # A suite prints its own figures and raises if it cannot measure; a missed target is
 # printed as MISSED, not raised, so one slow figure does not hide the others.
@@ -20,6 +20,7 @@ SUITES: dict[str, Callable[[bool], None]] = {
     "labels": labels.main,
     "scale": scale.main,
     "latency": latency.main,
+    "peer": peer.main,
 }
 
 
