@@ -62,10 +62,15 @@ class WebhookAnswer(BaseModel):
     )
 
 
+# As the providers write their own names.
+_NAMES = {"karrio": "Karrio", "easypost": "EasyPost", "aftership": "AfterShip", "shippo": "Shippo"}
+
+
 def _documented(source: str) -> dict[str, Any]:
     schemes = [AGGREGATOR_PROOFS[source]] + ([KARRIO_TOKEN] if source == "karrio" else [])
     return {
-        "summary": f"Tracking news from {source.capitalize()}",
+        "summary": f"Tracking news from {_NAMES[source]}",
+        "tags": ["aggregators"],
         "description": f"The provider's own webhook payload, verified by {PROOF[source]}; "
         "its newest checkpoint becomes one event. Answered once stored.",
         "responses": {
