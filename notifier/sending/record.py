@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from notifier.config import Settings
-from notifier.db.engine import write_transaction
+from notifier.db.engine import one_statement, write_transaction
 from notifier.errors import PermanentChannelError
 from notifier.outbox import store as outbox
 from notifier.outbox.rows import ClaimedRow
@@ -35,7 +35,7 @@ class Recorder:
     def sent(
         self, message: ClaimedRow, now: datetime, provider_id: str | None, stored: dict[str, object]
     ) -> SettleOutcome:
-        with write_transaction(self.engine) as connection:
+        with one_statement(self.engine) as connection:  # one UPDATE: atomic by itself
             marked = outbox.mark_sent(
                 connection,
                 message,
