@@ -21,7 +21,7 @@ from notifier import __version__
 from notifier.config import Settings, load_settings
 from notifier.config.loading import find_config_path
 from notifier.config.option import ConfigOption
-from notifier.config.pitfalls import setup_warnings
+from notifier.config.pitfalls import setup_errors, setup_warnings
 from notifier.db import schema
 from notifier.db.engine import engine_from, make_engine, read_transaction
 from notifier.errors import ConfigError, NotifierError
@@ -102,6 +102,11 @@ def check_config(
     """
     settings = _settings(path or config)
     source = find_config_path(path or config, os.environ)
+    errors = setup_errors(settings)
+    for problem in errors:
+        err.print(f"error {escape(str(problem))}", soft_wrap=True)
+    if errors:
+        raise typer.Exit(2)
     warnings = setup_warnings(settings, source=str(source))
     for warning in warnings:
         err.print(f"[yellow]warning[/yellow] {escape(str(warning))}", markup=True, soft_wrap=True)

@@ -76,6 +76,9 @@ def count_message(channel: str, outcome: str) -> None:
     MESSAGES.labels(channel=channel, outcome=outcome).inc()
 
 
+OPS_LOGIN_FAILURES = Counter("notifier_ops_login_failures", "Wrong ops passwords tried.")
+
+
 def count_webhook(source: str, result: str) -> None:
     assert result in WEBHOOK_RESULTS, result
     WEBHOOKS.labels(source=source, result=result).inc()

@@ -98,3 +98,24 @@ def _reachable_from_internet(host: str | None) -> bool:
     except ValueError:
         return True  # a name: whether it resolves publicly is the deployment's business
     return address.is_global
+
+
+# The ops pages hold every recipient's phone and address behind this one password: long
+# enough that the login throttle (web/ops_login.py) leaves guessing hopeless.
+MIN_OPS_PASSWORD = 12
+
+
+def setup_errors(settings: Settings) -> list[ConfigProblem]:
+    """Set-ups `notifier check-config` refuses (exit 2) though the settings load."""
+    errors: list[ConfigProblem] = []
+    password = settings.secrets.ops_password
+    if password is not None and len(password.get_secret_value()) < MIN_OPS_PASSWORD:
+        errors.append(
+            ConfigProblem(
+                "environment",
+                "NOTIFIER_OPS_PASSWORD",
+                f"shorter than {MIN_OPS_PASSWORD} characters: the ops pages show every "
+                "recipient's phone and address; choose a longer one",
+            )
+        )
+    return errors

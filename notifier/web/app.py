@@ -30,6 +30,7 @@ from notifier.web import (
     ops,
     ops_callbacks,
     ops_index,
+    ops_login,
     rebook,
     slip_api,
     twilio_inbound,
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(carrier_webhooks.router)
     app.include_router(twilio_inbound.router)
     app.include_router(metrics.router)
+    ops_login.install(app)
     rebook.install(app)
     unsubscribe.install(app)
     _add_pages(app, settings)

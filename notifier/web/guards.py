@@ -87,6 +87,19 @@ class RateLimiter:
                 self._warned = True
             return self._hit(self._fallback, key)
 
+    def blocked_for(self, key: str) -> int:
+        """0 while a hit would be allowed (none is counted), else seconds until it would."""
+        try:
+            return self._blocked(self._limiter, key)
+        except Exception:  # as in retry_after: the process's own counts meanwhile
+            return self._blocked(self._fallback, key)
+
+    def _blocked(self, limiter: MovingWindowRateLimiter, key: str) -> int:
+        if limiter.test(self._item, self.namespace, key):
+            return 0
+        reset = limiter.get_window_stats(self._item, self.namespace, key).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
     def _hit(self, limiter: MovingWindowRateLimiter, key: str) -> int:
         if limiter.hit(self._item, self.namespace, key):
             return 0
@@ -105,8 +118,14 @@ def limit_storage(uri: str) -> Storage:
     return storage
 
 
+# Pages that hold a token or personal data (a parcel, a day's bookings with addresses,
+# callbacks with phone numbers, an API answer): no browser or proxy may keep a copy.
+NO_STORE_PREFIXES = ("/r", "/u/", "/ops", "/api/", "/metrics")
+
+
 class SecurityHeaders:
-    """The headers above on every response, and no caching of pages that hold tokens."""
+    """The headers above on every response, and no caching of pages that hold tokens or
+    personal data."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -124,7 +143,7 @@ class SecurityHeaders:
                 for name, value in SECURITY_HEADERS.items():
                     if name.lower().encode() not in present:
                         headers.append((name.lower().encode(), value.encode()))
-                if path.startswith("/r") and b"cache-control" not in present:
+                if path.startswith(NO_STORE_PREFIXES) and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)

@@ -118,6 +118,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     413: "The body is too large: over the server's [api] max_body_bytes, or more events "
     "than one request may carry.",
     415: "The body is not sent as application/json.",
+    429: "Too many wrong ops passwords from this client, or from everyone together: "
+    "Retry-After says when a try is taken again (the right password waits too).",
     422: "The request is understood but invalid (a query parameter out of range, a body "
     "of the wrong shape, no event in it): the message names the field.",
     503: "The database is unavailable (locked, unreachable or timed out; Retry-After says "
@@ -137,7 +139,7 @@ def error_response(status: int, description: str | None = None) -> dict[str, Any
     }
     if status == 401:
         entry["headers"] = {"WWW-Authenticate": _WWW_AUTHENTICATE}
-    if status == 503:
+    if status in (429, 503):
         entry["headers"] = {"Retry-After": _RETRY_AFTER}
     return entry
 

@@ -18,6 +18,7 @@ from notifier.db.engine import read_transaction, write_transaction
 from notifier.ops.bookings import build_csv, build_json
 from notifier.ops.store import depot_bookings
 from notifier.slips.model import Layout, Slip
+from notifier.web import ops_login
 from notifier.web.clock import request_now
 from notifier.web.openapi_docs import OPS_PASSWORD, error_responses, security
 
@@ -45,10 +46,21 @@ def _error(status: int, message: str, **headers: str) -> JSONResponse:
 
 
 def _refused(request: Request, settings: Settings) -> JSONResponse | None:
-    """None when the request carries the ops credentials (HTTP Basic, user `ops`)."""
+    """None when the request carries the ops credentials (HTTP Basic, user `ops`).
+
+    Wrong passwords are counted per client and for everyone together (ops_login.py): past
+    either budget, every try answers 429 until the window has moved on, right or wrong.
+    """
     password = settings.secrets.ops_password
     if password is None:
         return _error(503, "ops pages are disabled: set NOTIFIER_OPS_PASSWORD on the server")
+    logins = ops_login.limits(request)
+    client = request.client.host if request.client else "unknown"
+    wait = logins.blocked_for(client)
+    if wait:
+        return _error(
+            429, "too many wrong ops passwords: try again later", **{"Retry-After": str(wait)}
+        )
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     try:
         user, _, given = b64decode(encoded.strip(), validate=True).decode().partition(":")
@@ -57,6 +69,8 @@ def _refused(request: Request, settings: Settings) -> JSONResponse | None:
     good_user = hmac.compare_digest(user.encode(), OPS_USER.encode())
     good_password = hmac.compare_digest(given.encode(), password.get_secret_value().encode())
     if scheme.lower() != "basic" or not (good_user and good_password):
+        if encoded.strip():  # a password was tried: a missing one is only the browser asking
+            logins.failed(client)
         return _error(
             401,
             f"the ops password is needed (user {OPS_USER!r})",
@@ -96,7 +110,7 @@ def _depot_code(depot: str) -> bool:
     "/slips.pdf",
     summary="The day's missed-delivery slips (PDF)",
     response_class=Response,  # no JSON: the document lists what it does send
-    responses={200: _PDF, **error_responses(401, 404, 422, 503)},
+    responses={200: _PDF, **error_responses(401, 429, 404, 422, 503)},
     openapi_extra=OPS_SECURITY,
 )
 def slips_pdf(
@@ -129,7 +143,7 @@ def slips_pdf(
     "/route-pack.pdf",
     summary="A round's route pack (PDF)",
     response_class=Response,  # no JSON: the document lists what it does send
-    responses={200: _PDF, **error_responses(401, 403, 404, 422, 503)},
+    responses={200: _PDF, **error_responses(401, 429, 403, 404, 422, 503)},
     openapi_extra=OPS_SECURITY,
 )
 def route_pack_pdf(
@@ -181,7 +195,7 @@ def route_pack_pdf(
     "/final-notices.pdf",
     summary="The day's final notices (PDF)",
     response_class=Response,  # no JSON: the document lists what it does send
-    responses={200: _PDF, **error_responses(401, 404, 422, 503)},
+    responses={200: _PDF, **error_responses(401, 429, 404, 422, 503)},
     openapi_extra=OPS_SECURITY,
 )
 def final_notices_pdf(
@@ -252,7 +266,7 @@ def _pdf(pdf: bytes, stem: str) -> Response:
                 "application/json": {"schema": {"type": "object"}},
             },
         },
-        **error_responses(401, 422, 503),
+        **error_responses(401, 429, 422, 503),
     },
     openapi_extra=OPS_SECURITY,
 )

@@ -97,7 +97,7 @@ def _filter(
     "/callbacks",
     summary="The callbacks to make (HTML page)",
     response_class=HTMLResponse,
-    responses={200: _page_answer("The page."), **error_responses(401, 422, 503)},
+    responses={200: _page_answer("The page."), **error_responses(401, 429, 422, 503)},
     openapi_extra=OPS_SECURITY,
 )
 def callbacks_page(
@@ -124,7 +124,7 @@ def callbacks_page(
             "description": "Done: back to the callbacks page.",
             "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
         },
-        **error_responses(401, 403, 503),
+        **error_responses(401, 429, 403, 503),
         404: _page_answer("No such callback: the page, saying so."),
         409: _page_answer("The callback was already marked: the page, saying so."),
         422: _page_answer("A field of the form is wrong: the page, naming it."),

@@ -136,7 +136,7 @@ def read_counts(
     response_class=HTMLResponse,
     responses={
         200: {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
-        **error_responses(401),
+        **error_responses(401, 429),
         422: {
             "description": "`date` is not a day: the page, saying so.",
             "content": {"text/html": {"schema": {"type": "string"}}},
