@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from notifier import jobs
+from notifier.clock import wall_clock
 from notifier.db import wakeups
 from notifier.db.listen import Listener
 from notifier.sending.dispatch import Dispatcher
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class SendLoop:
@@ -28,7 +25,7 @@ class SendLoop:
         dispatcher: Dispatcher,
         *,
         interval_seconds: float,
-        clock: Callable[[], datetime] = _wall_clock,
+        clock: Callable[[], datetime] = wall_clock,
     ) -> None:
         self.dispatcher = dispatcher
         self.interval_seconds = interval_seconds

@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from notifier.clock import wall_clock
 from notifier.config import Settings
 from notifier.outbox import pace
 
@@ -24,10 +25,6 @@ MAX_WAIT = timedelta(seconds=2)
 HOLD_BACK = timedelta(seconds=2)
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 class Pacer:
     def __init__(
         self,
@@ -35,7 +32,7 @@ class Pacer:
         *,
         sender: str,
         per_second: float,
-        clock: Callable[[], datetime] = _wall_clock,
+        clock: Callable[[], datetime] = wall_clock,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.engine = engine

@@ -6,16 +6,13 @@ exactly as they do through the workers: a resend, a window's end or an evening l
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fastapi import Request
 
-Clock = Callable[[], datetime]
+from notifier.clock import Clock, wall_clock
 
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["Clock", "request_now", "wall_clock"]
 
 
 def request_now(request: Request) -> datetime:

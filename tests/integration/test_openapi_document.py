@@ -21,31 +21,8 @@ from notifier.web.openapi_docs import (
     error_responses,
     security,
 )
+from tests.conftest import DESIGN_EVENT
 from tests.integration.conftest import AUTH, JSON, ClientFactory
-
-# DESIGN.md section 5's example, word for word.
-DESIGN_EVENT: dict[str, Any] = {
-    "event_id": "tms-000123-0005",
-    "source": "tms",
-    "carrier": "rapido",
-    "tracking_number": "RP123456789IT",
-    "status": "DELIVERY_ATTEMPTED",
-    "reason": "RECIPIENT_ABSENT",
-    "occurred_at": "2026-11-22T10:49:00+01:00",
-    "depot": "MI01",
-    "route_stop": 17,
-    "next_attempt": {"date": "2026-11-23", "window": "10:00-14:00"},
-    "held_until": "2026-12-02",
-    "pickup_point": "PP-MI-12",
-    "estimated_delivery": "2026-11-23",
-    "recipient": {
-        "name": "Giovanni Bianchi",
-        "phone": "+39 333 123 4567",
-        "email": "giovanni@example.it",
-        "locale": "it",
-    },
-    "sender": {"name": "Libreria Sant'Orsola"},
-}
 
 
 @pytest.fixture

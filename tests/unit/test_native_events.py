@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,7 +13,7 @@ from notifier.carriers.native import DEFAULT_SOURCE, parse_native_event
 from notifier.errors import EventRejectedError
 from notifier.ingest.files import unflatten
 from notifier.vocabulary import ContactKind, Reason, Status
-from tests.conftest import NOW, EventFactory
+from tests.conftest import DESIGN_EVENT, NOW, EventFactory
 
 
 def parse(payload: dict[str, Any]) -> Any:
@@ -26,28 +27,7 @@ def rejected_fields(payload: Any) -> dict[str, str]:
 
 
 def test_the_design_example_is_parsed_whole() -> None:
-    payload = {
-        "event_id": "tms-000123-0005",
-        "source": "tms",
-        "carrier": "rapido",
-        "tracking_number": "RP123456789IT",
-        "status": "DELIVERY_ATTEMPTED",
-        "reason": "RECIPIENT_ABSENT",
-        "occurred_at": "2026-11-22T10:49:00+01:00",
-        "depot": "MI01",
-        "route_stop": 17,
-        "next_attempt": {"date": "2026-11-23", "window": "10:00-14:00"},
-        "held_until": "2026-12-02",
-        "pickup_point": "PP-MI-12",
-        "estimated_delivery": "2026-11-23",
-        "recipient": {
-            "name": "Giovanni Bianchi",
-            "phone": "+39 333 123 4567",
-            "email": "giovanni@example.it",
-            "locale": "it",
-        },
-        "sender": {"name": "Libreria Sant'Orsola"},
-    }
+    payload = copy.deepcopy(DESIGN_EVENT)
     event = parse(payload)
     assert event.status is Status.DELIVERY_ATTEMPTED
     assert event.reason is Reason.RECIPIENT_ABSENT
