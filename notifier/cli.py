@@ -29,6 +29,7 @@ from notifier.jsonlog import configure_logging
 from notifier.metrics import multiprocess_problem
 from notifier.ops.cli import callbacks_app
 from notifier.ops.cli import promises as promises_command
+from notifier.privacy.cli import register as register_privacy
 from notifier.slips.cli import slip as slip_command
 from notifier.slips.cli import slips as slips_command
 from notifier.templatecheck.cli import templates_app
@@ -43,6 +44,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(templates_app, name="templates")
 app.add_typer(callbacks_app, name="callbacks")
+register_privacy(app)  # erase, export, privacy retention
 
 err = Console(stderr=True, highlight=False)
 
@@ -292,8 +294,8 @@ def _serve(
 
     from notifier.ingest.demo import DemoFeed, demo_events
     from notifier.scheduler import build_scheduler
+    from notifier.site import build_site
     from notifier.web.access_log import uvicorn_log_config
-    from notifier.web.app import create_app
 
     settings = _settings(config)
     _logging(settings)
@@ -308,7 +310,7 @@ def _serve(
             f"(quiet hours {quiet.start:%H:%M}-{quiet.end:%H:%M} hold them until morning)"
         )
     scheduler = build_scheduler(settings, engine, demo=feed) if with_scheduler else None
-    web = create_app(settings, engine=engine, scheduler=scheduler)
+    web = build_site(settings, engine=engine, scheduler=scheduler)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again and so dies
     # by it (exit -15). Raised as KeyboardInterrupt, which uvicorn.run absorbs, it ends
     # with exit 0 as Ctrl-C and `notifier worker` do: a supervisor's stop is not a crash.

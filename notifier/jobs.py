@@ -8,15 +8,20 @@ from datetime import UTC, datetime
 from threading import Lock
 from typing import TYPE_CHECKING
 
+from notifier.privacy import retention
 from notifier.rebooking import promise_watch
+from notifier.sending import burst
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy import Engine
 
     from notifier.config import Settings
     from notifier.ingest.demo import DemoFeed
     from notifier.ingest.inbox import Inbox, InboxPass
-    from notifier.sending.dispatch import Dispatcher, DispatchStats
+    from notifier.sending.batches import DispatchStats
+    from notifier.sending.dispatch import Dispatcher
     from notifier.sending.reconcile import Reconciler
 
 log = logging.getLogger(__name__)
@@ -43,9 +48,23 @@ def heartbeat(health: SchedulerHealth) -> None:
 
 
 def dispatch_due(dispatcher: Dispatcher, now: datetime | None = None) -> DispatchStats | None:
-    """Send what is due; keep ticking whatever one tick's failure was (then None)."""
+    """Send one batch of what is due; keep ticking whatever one tick's failure was (then
+    None)."""
+    moment = now or datetime.now(UTC)
+    return _logged(lambda: dispatcher.run_once(moment))
+
+
+def send_burst(
+    dispatcher: Dispatcher, clock: Callable[[], datetime], stopping: Callable[[], bool]
+) -> DispatchStats | None:
+    """Send everything due, batch after batch, until a claim comes back short or the
+    worker is stopping; None when the database or a provider failed meanwhile."""
+    return _logged(lambda: burst.run_burst(dispatcher, clock, stopping))
+
+
+def _logged(run: Callable[[], DispatchStats]) -> DispatchStats | None:
     try:
-        stats = dispatcher.run_once(now or datetime.now(UTC))
+        stats = run()
     except Exception:
         # The database may be restarting or a provider's library may misbehave: the rows
         # stay leased or pending and the next tick (or another worker) picks them up.
@@ -96,6 +115,20 @@ def watch_promises(engine: Engine, settings: Settings) -> None:
             stats.alerts,
             stats.escalations,
         )
+
+
+def apply_retention(engine: Engine, settings: Settings) -> None:
+    """Anonymise the shipments final for longer than [privacy] retention_days; once each,
+    however many workers run this."""
+    try:
+        counts = retention.apply_retention(engine, settings=settings, now=datetime.now(UTC))
+    except Exception:
+        # Nothing is lost: what was not anonymised is still due, and the next run takes it.
+        log.exception("retention failed")
+        return
+    if counts:
+        # Counts per table only: what was cleared is never named.
+        log.info("retention: %s", ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 
 
 def feed_demo(feed: DemoFeed) -> None:

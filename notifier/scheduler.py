@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -30,6 +30,10 @@ HEARTBEAT_SECONDS = 10
 RECONCILE_SECONDS = 300
 # Windows end on the hour or half hour; a minute late is soon enough for an apology.
 PROMISE_WATCH_SECONDS = 60
+# Retention counts in days: once a day is on time. Each process runs it; the job's
+# compare-and-set leaves each shipment to one of them.
+RETENTION_SECONDS = 24 * 60 * 60
+RETENTION_FIRST_SECONDS = 300
 
 
 class NotifierScheduler:
@@ -124,6 +128,15 @@ def build_scheduler(
         seconds=PROMISE_WATCH_SECONDS,
         args=[engine, settings],
         id="promise_watch",
+    )
+    scheduler.add_job(
+        jobs.apply_retention,
+        "interval",
+        seconds=RETENTION_SECONDS,
+        args=[engine, settings],
+        id="retention",
+        # Soon after start too, or a process restarted daily would never run it.
+        next_run_time=datetime.now(UTC) + timedelta(seconds=RETENTION_FIRST_SECONDS),
     )
     if settings.ingest.inbox_dir is not None:
         inbox = Inbox(root=settings.ingest.inbox_dir, engine=engine, settings=settings)

@@ -2,8 +2,8 @@
 
 It sleeps until woken (a message queued: wakeups.ring in this process, NOTIFY from any
 process on PostgreSQL) or until the interval tick, the safety net; while claims come back
-full it sends again at once. Stopping (SIGTERM) stops the claiming: the batch in flight is
-finished and recorded, so no row is left leased by a clean exit.
+full it claims the next batch while the last is still sending. Stopping (SIGTERM) stops the
+claiming: the batches in flight are finished and recorded, so no row is left leased by a clean exit.
 """
 
 from __future__ import annotations
@@ -64,7 +64,6 @@ class SendLoop:
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            stats = jobs.dispatch_due(self.dispatcher, self.clock())
-            if stats is not None and stats.claimed >= self.dispatcher.batch_limit:
-                continue  # more may be due right now
+            # Sends until a claim comes back short: then nothing more is due right now.
+            jobs.send_burst(self.dispatcher, self.clock, self._stop.is_set)
             self._wake.wait(self.interval_seconds)

@@ -15,6 +15,7 @@ TWILIO_STATUS_PATH = "/webhooks/twilio/status/"
 AGGREGATOR_WEBHOOK_PATH = "/webhooks/"
 TWILIO_INBOUND_PATH = "/webhooks/twilio/inbound/"
 UNSUBSCRIBE_PATH = "/u/"
+FEEDBACK_PATH = "/f/"
 
 
 def rebooking_entry(settings: Settings) -> str:
@@ -65,3 +66,8 @@ def unsubscribe_url(settings: Settings, token: str) -> str:
     """An email's one-click unsubscribe address (List-Unsubscribe, RFC 8058): our own origin
     + the address's opaque token. RFC 8058 wants HTTPS: `web.public_base_url` says which."""
     return public_url(settings, UNSUBSCRIBE_PATH + token)
+
+
+def feedback_url(settings: Settings, token: str) -> str:
+    """A delivered parcel's one-tap rating page: our own origin + the link's opaque token."""
+    return public_url(settings, FEEDBACK_PATH + token)

@@ -145,6 +145,7 @@ def write_worker_config(
     batch_size: int,
     interval_seconds: float = 0.2,
     lease_seconds: int = 10,
+    concurrency: int = 1,
 ) -> Path:
     quiet_start, quiet_end = _quiet_hours_away_from(datetime.now(UTC))
     s = json.dumps
@@ -175,6 +176,7 @@ url = {s(database_url)}
 interval_seconds = {interval_seconds}
 batch_size = {batch_size}
 lease_seconds = {lease_seconds}
+concurrency = {concurrency}
 retry_base_seconds = 1
 retry_max_seconds = 2
 

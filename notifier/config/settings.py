@@ -26,6 +26,7 @@ from notifier.config.defaults import (
     MON_TO_SAT,
     Weekday,
 )
+from notifier.config.feedback import Feedback
 from notifier.config.fields import (
     DayHours,
     EmailAddress,
@@ -37,6 +38,8 @@ from notifier.config.fields import (
     TimeZoneName,
 )
 from notifier.config.logs import Logging
+from notifier.config.prices import SmsPrice
+from notifier.config.privacy import Privacy
 from notifier.config.secrets import Secrets
 from notifier.errors import SecretKeyMissingError
 from notifier.purposes import RULE_PURPOSES, Purpose
@@ -329,6 +332,7 @@ class Templates(_Section):
     override_dir: Path | None = None
     # `notifier templates check` fails an SMS that needs more segments than this.
     sms_max_segments: int = Field(default=2, ge=1, le=10)
+    sms_price: SmsPrice | None = None  # GET /ops/templates shows each SMS's cost
 
 
 class Rebooking(_Section):
@@ -404,6 +408,8 @@ class Settings(_Section):
     slips: Slips = Slips()
     promises: Promises = Promises()
     logging: Logging = Logging()
+    privacy: Privacy = Privacy()
+    feedback: Feedback = Feedback()
     secrets: Secrets = Field(default_factory=Secrets, exclude=True)
 
     @property

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -11,6 +14,7 @@ from sqlalchemy.engine import URL, make_url
 
 from notifier.config import Settings
 from notifier.db import wakeups
+from notifier.errors import DatabaseUnavailableError
 
 # A transaction's wait for another writer's lock, unless the caller says otherwise
 # (engine_from: [database] lock_timeout_seconds).
@@ -71,12 +75,58 @@ def make_engine(
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
+class _Writers:
+    """One writing transaction at a time per SQLite file in this process, the others queued
+    on a lock. SQLite's own busy handler makes a waiting writer sleep and retry in steps of
+    up to 100 ms: under a burst (the API storing events while the sender records its sends)
+    the waiters' naps, not the writing, would set the pace. Other processes on the same
+    file still meet the busy timeout."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.RLock] = {}
+
+    def lock_for(self, database: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(os.path.abspath(database), threading.RLock())
+
+
+_WRITERS = _Writers()
+# Each SQLite engine's writer lock and how long a writer waits on it (its busy timeout).
+_ENGINE_WRITERS: weakref.WeakKeyDictionary[Engine, tuple[threading.RLock, float]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextmanager
+def _one_writer(lock: threading.RLock, timeout_seconds: float) -> Iterator[None]:
+    # Re-entrant: a writer that opens a second write on its own thread waits on SQLite's
+    # busy timeout as before, not on itself.
+    if not lock.acquire(timeout=timeout_seconds):
+        raise DatabaseUnavailableError(
+            f"another writer in this process held the database for over {timeout_seconds:g} s"
+        )
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _writer_turn(engine: Engine) -> AbstractContextManager[None]:
+    writer = _ENGINE_WRITERS.get(engine)
+    if writer is None:
+        return nullcontext()
+    return _one_writer(*writer)
+
+
 def _sqlite_engine(url: URL, *, busy_timeout_ms: int, **kwargs: Any) -> Engine:
     if url.database in (None, "", ":memory:"):
         # An in-memory database has a single-connection pool.
         kwargs.pop("pool_timeout", None)
         kwargs.pop("pool_size", None)
     engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs)
+    if url.database not in (None, "", ":memory:"):
+        _ENGINE_WRITERS[engine] = (_WRITERS.lock_for(url.database), busy_timeout_ms / 1000)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -113,7 +163,7 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     A transaction that queued a message (wakeups.mark) rings this process's dispatchers
     once it has committed: before, they could not see the row.
     """
-    with engine.connect().execution_options(write=True) as connection:
+    with _writer_turn(engine), engine.connect().execution_options(write=True) as connection:
         try:
             with connection.begin():
                 yield connection

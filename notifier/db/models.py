@@ -49,6 +49,13 @@ class ShipmentRow(SQLModel, table=True):
     __tablename__ = "shipments"
     __table_args__ = (
         UniqueConstraint("carrier", "tracking_number", "generation", name="uq_shipment_generation"),
+        # The retention job's search: final for long enough and not yet anonymised.
+        Index(
+            "ix_shipments_to_anonymise",
+            "status_occurred_at",
+            sqlite_where=text("anonymised_at IS NULL"),
+            postgresql_where=text("anonymised_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -74,6 +81,9 @@ class ShipmentRow(SQLModel, table=True):
     sender_name: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    # When retention cleared its recipient's data (privacy/retention.py); set by a
+    # compare-and-set, so of several workers one does it.
+    anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ContactPointRow(SQLModel, table=True):
@@ -387,3 +397,50 @@ class SendPaceRow(SQLModel, table=True):
 
     sender: str = Field(max_length=64, primary_key=True)  # the From number or Messaging Service
     next_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class FeedbackLinkRow(SQLModel, table=True):
+    """The rating link of one delivered parcel, the same in its SMS and its email.
+
+    As with unsubscribe tokens, the token is never stored: only its hash (to look it up)
+    and the random salt it is derived from with the server's secret key (to put it in a
+    message rendered again). The locale is the message's: the page speaks it.
+    """
+
+    __tablename__ = "feedback_links"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", name="uq_feedback_link_shipment"),
+        UniqueConstraint("token_hash", name="uq_feedback_link_token"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id")
+    salt: str = Field(max_length=32)
+    token_hash: str = Field(max_length=64)
+    locale: str = Field(max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class FeedbackRow(SQLModel, table=True):
+    """A recipient's rating of a delivery: one per parcel, changeable for a while.
+
+    The comment is untrusted text, kept inert (control characters removed) and shown
+    escaped; the depot is the shipment's when the answer was given.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("shipment_id", name="uq_feedback_shipment"),
+        CheckConstraint("score >= 1 AND score <= 5", name="ck_feedback_score"),
+        Index("ix_feedback_created_at", "created_at"),  # the dashboard selects by period
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: int = Field(foreign_key="shipments.id")
+    depot: str | None = Field(default=None, max_length=64)
+    score: int
+    comment: str | None = Field(default=None, sa_type=Text)
+    locale: str = Field(max_length=16)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -25,6 +25,8 @@ UNSUBSCRIBE_TOKENS = _table(models.UnsubscribeTokenRow)
 INBOUND = _table(models.InboundMessageRow)
 PROMISES = _table(models.PromiseRow)
 SEND_PACE = _table(models.SendPaceRow)
+FEEDBACK_LINKS = _table(models.FeedbackLinkRow)
+FEEDBACK = _table(models.FeedbackRow)
 
 # A shipment's columns bar its id and timestamps: for joins whose row has other ids and
 # timestamps of its own; `ShipmentRecord.from_mapping(row, id_key=...)` reads them back.

@@ -69,7 +69,7 @@ def enqueue_notifications(
         for channel, kind in CHANNEL_CONTACT.items()
         if c.kind is kind
     }
-    opted = frozenset(outbox.opted_out(connection, pairs))
+    opted = frozenset(outbox.opted_out(connection, pairs, link_key=settings.link_key))
     rows: list[NewOutboxRow] = []
     for item in calling:
         points = tuple(contacts.get(item.shipment_id, ()))

@@ -18,6 +18,7 @@ from notifier.db.engine import write_transaction
 from notifier.db.tables import OPT_OUTS, OUTBOX
 from notifier.errors import DuplicateMessageError
 from notifier.outbox.rows import ClaimedRow, NewOutboxRow, ReceiptCheck
+from notifier.outbox.suppression import ERASED_REASON, hashed_address
 from notifier.vocabulary import Channel, OutboxState
 
 # The outbox's unique keys: by event, and for rows that answer no event (models.py).
@@ -355,21 +356,35 @@ def record_opt_out(
     return connection.execute(statement, values).first() is not None
 
 
-def remove_opt_out(connection: Connection, *, channel: str, address: str) -> bool:
+def remove_opt_out(connection: Connection, *, channel: str, address: str, link_key: bytes) -> bool:
     """The address may be messaged on the channel again (an SMS START); True if it was
-    opted out until now."""
+    opted out until now. An opt-out kept as a hash by retention is lifted too; an
+    erasure's is not (privacy/erase.py): that person asked to be forgotten for good."""
     address = opt_out_address(channel, address)
+    hashed = hashed_address(link_key, channel, address)
     result = connection.execute(
-        delete(OPT_OUTS).where(OPT_OUTS.c.channel == channel, OPT_OUTS.c.address == address)
+        delete(OPT_OUTS).where(
+            OPT_OUTS.c.channel == channel,
+            or_(
+                OPT_OUTS.c.address == address,
+                and_(OPT_OUTS.c.address == hashed, OPT_OUTS.c.reason != ERASED_REASON),
+            ),
+        )
     )
     return result.rowcount > 0
 
 
-def opted_out(connection: Connection, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which of these (channel, address) pairs asked not to be messaged, as given."""
+def opted_out(
+    connection: Connection, pairs: Iterable[tuple[str, str]], *, link_key: bytes
+) -> set[tuple[str, str]]:
+    """Which of these (channel, address) pairs asked not to be messaged, as given: by the
+    plain address, or by its keyed hash (an erased person, an expired opt-out), both
+    looked up in the same query."""
     asked: dict[tuple[str, str], list[str]] = {}  # (channel, stored form) -> as given
     for channel, address in pairs:
         asked.setdefault((channel, opt_out_address(channel, address)), []).append(address)
+        hashed = hashed_address(link_key, channel, address)
+        asked.setdefault((channel, hashed), []).append(address)
     by_channel: dict[str, list[str]] = {}
     for channel, stored in asked:
         by_channel.setdefault(channel, []).append(stored)

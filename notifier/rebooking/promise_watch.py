@@ -104,6 +104,7 @@ def _watch_batch(
             for channel, kind in CHANNEL_CONTACT.items()
             if point.kind is kind
         },
+        link_key=settings.link_key,
     )
     for row in due:
         kind = PromiseKind(row.kind)

@@ -83,6 +83,7 @@ class ParcelFacts:
     estimated_delivery: date | None = None
     rebooking_url: str | None = None
     short_code: str | None = None
+    feedback_url: str | None = None  # the DELIVERED message's rating link, when asked
 
 
 def facts_on_shipment(
@@ -93,6 +94,7 @@ def facts_on_shipment(
     occurred_at: datetime,
     rebooking_url: str | None = None,
     short_code: str | None = None,
+    feedback_url: str | None = None,
     with_name: bool = True,
 ) -> ParcelFacts:
     """The facts of one status, on the shipment as it is now.
@@ -117,6 +119,7 @@ def facts_on_shipment(
         estimated_delivery=shipment.estimated_delivery,
         rebooking_url=rebooking_url,
         short_code=short_code,
+        feedback_url=feedback_url,
     )
 
 
@@ -207,6 +210,8 @@ def build_context(
         # Where a short code is typed by hand: the rebooking base without a token.
         "rebooking_entry": rebooking_entry(settings),
         "short_code": facts.short_code,
+        # How the delivery went, 1 to 5: only on DELIVERED news, only when feedback is on.
+        "feedback_url": facts.feedback_url,
         # Until when a choice still counts, while it can be made: "lunedì 30 novembre,
         # 18:00" (the evening before the next attempt) or a held parcel's last day.
         # Whether a message may invite a choice now: there is a link, the parcel is not

@@ -102,6 +102,7 @@ def _template_urls(context: Mapping[str, Any]) -> frozenset[str]:
         context.get("rebooking_entry"),
         context.get("company", {}).get("website"),
         booking.get("manage_url"),
+        context.get("feedback_url"),
     )
     return frozenset(url for url in candidates if isinstance(url, str) and url)
 

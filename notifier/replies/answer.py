@@ -118,7 +118,9 @@ def _answer(turn: _Turn, row_id: int) -> _Answer:
         return text, str(Ask.STOP), None
     limited = over_limit(store.handled_since(connection, number, row_id=row_id, now=turn.now))
     if reading.ask is Ask.START:
-        outbox.remove_opt_out(connection, channel=Channel.SMS, address=number)
+        outbox.remove_opt_out(
+            connection, channel=Channel.SMS, address=number, link_key=turn.settings.link_key
+        )
         text = None if limited or twilio_answered else _say(turn, "started")
         return text, str(Ask.START), None
     if limited:
@@ -128,7 +130,7 @@ def _answer(turn: _Turn, row_id: int) -> _Answer:
     # Beyond the words the law asks us to honour: only with replies on, and never to a
     # number that asked for no more texts.
     if not turn.settings.channels.sms.replies or outbox.opted_out(
-        connection, [(Channel.SMS, number)]
+        connection, [(Channel.SMS, number)], link_key=turn.settings.link_key
     ):
         return None, str(reading.ask), None
     if reading.ask is Ask.CHOICE and reading.digit is not None:

@@ -49,18 +49,20 @@ def compose(
     now: datetime,
     unsubscribe_url: str | None = None,
     promise: Promised | None = None,
+    feedback_url: str | None = None,
 ) -> Composed:
     """Render the row as it should read now. Raises TemplateMissingError or a Jinja error.
 
     `contacts` are the shipment's as the tick read them, oldest first; `unsubscribe_url`
     is the recipient address's, carried only when `offers_unsubscribe` says so;
-    `promise` is what a row about a broken promise names.
+    `promise` is what a row about a broken promise names; `feedback_url` is the parcel's
+    rating link, carried by a DELIVERED message when feedback is on (feedback/links.py).
     """
     # Rows are written in a shipped language; one stored before that rule existed still
     # renders in one rather than failing on a template that is not there.
     language = language_for(message.locale, settings.company.default_locale)
     context = build_context(
-        _facts(shipment, event, link),
+        _facts(shipment, event, link, feedback_url),
         settings=settings,
         locale=language,
         now=now,
@@ -101,7 +103,12 @@ def offers_unsubscribe(message: ClaimedRow) -> bool:
     return message.channel == Channel.EMAIL and message.purpose not in TO_THE_COMPANY
 
 
-def _facts(shipment: ShipmentRecord, event: EventRecord | None, link: Link | None) -> ParcelFacts:
+def _facts(
+    shipment: ShipmentRecord,
+    event: EventRecord | None,
+    link: Link | None,
+    feedback_url: str | None = None,
+) -> ParcelFacts:
     """What the message talks about: the event it answers, on the shipment as it is now."""
     return facts_on_shipment(
         shipment,
@@ -111,4 +118,5 @@ def _facts(shipment: ShipmentRecord, event: EventRecord | None, link: Link | Non
         # The same link as the slip: the shipment's newest live one.
         rebooking_url=link.url if link else None,
         short_code=link.code if link else None,
+        feedback_url=feedback_url,
     )

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from jinja2 import Environment, TemplateError
@@ -22,32 +20,18 @@ from sqlalchemy import Engine
 from notifier import metrics
 from notifier.channels.base import OutgoingMessage, SendResult, Transport
 from notifier.config import Settings
-from notifier.db.engine import write_transaction
 from notifier.errors import NotifierError, PermanentChannelError, TemporaryChannelError
-from notifier.outbox import store as outbox
-from notifier.outbox import unsubscribe
 from notifier.outbox.rows import ClaimedRow
 from notifier.sending import settle
-from notifier.sending.compose import compose, offers_unsubscribe
+from notifier.sending.batches import Batch, DispatchStats, take_batch, tally_all
+from notifier.sending.compose import compose
 from notifier.sending.pacing import Pacer, sms_pacer
 from notifier.sending.record import Recorder
 from notifier.sending.settle import SettleOutcome
-from notifier.sending.store import TickReads, read_tick
-from notifier.urls import unsubscribe_url
+from notifier.sending.store import TickReads
 from notifier.vocabulary import Channel, OutboxState
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DispatchStats:
-    """How one tick went, by outcome."""
-
-    outcomes: Counter[SettleOutcome] = field(default_factory=Counter)
-
-    @property
-    def claimed(self) -> int:
-        return sum(self.outcomes.values())
 
 
 class Dispatcher:
@@ -88,6 +72,11 @@ class Dispatcher:
         )
 
     @property
+    def concurrent(self) -> bool:
+        """Whether sends run on threads of their own (more than one in flight)."""
+        return self._pool is not None
+
+    @property
     def batch_limit(self) -> int:
         """Rows one claim takes: a batch, and never fewer than the sends kept in flight."""
         return max(self.settings.dispatch.batch_size, self.concurrency)
@@ -95,32 +84,36 @@ class Dispatcher:
     def run_once(self, now: datetime) -> DispatchStats:
         """Claim one batch of due rows and settle every one of them, up to `concurrency`
         at a time; returns when all are settled (none is left leased by this call)."""
-        claimed = outbox.claim(
-            self.engine,
-            worker=self.worker,
-            now=now,
-            limit=self.batch_limit,
-            lease=timedelta(seconds=self.settings.dispatch.lease_seconds),
-        )
         stats = DispatchStats()
-        if not claimed:
-            return stats
-        reads = read_tick(self.engine, claimed, settings=self.settings, now=now)
-        unsubscribe_urls = _unsubscribe_urls(self.engine, self.settings, claimed, reads, now)
+        batch = self.take(now)
+        if batch is not None:
+            tally_all(stats, batch, self.start(batch))
+        return stats
+
+    def take(self, now: datetime) -> Batch | None:
+        """Claim a batch and read what its rows need, or None when nothing is due."""
+        lease = timedelta(seconds=self.settings.dispatch.lease_seconds)
+        return take_batch(
+            self.engine, self.settings, worker=self.worker, limit=self.batch_limit, lease=lease,
+            now=now,
+        )  # fmt: skip
+
+    def start(self, batch: Batch) -> Iterator[SettleOutcome]:
+        """Every row of the batch handed to the send threads at once (or settled here, in
+        turn, without them); the outcomes come back in the batch's order."""
 
         def settle_one(message: ClaimedRow) -> SettleOutcome:
             try:
-                return self._settle(message, reads, unsubscribe_urls, now)
+                return self._settle(message, batch.reads, batch.unsubscribe_urls, batch.now)
             except Exception as exc:
                 # One row's surprise must not keep the rest of the batch leased. The type
                 # is logged, never the message: it may quote an address or a body.
                 log.error("outbox row %d: %s while settling", message.id, _kind(exc))
-                return self._contain(message, now, exc)
+                return self._contain(message, batch.now, exc)
 
-        settled = self._pool.map(settle_one, claimed) if self._pool else map(settle_one, claimed)
-        for message, outcome in zip(claimed, settled, strict=True):
-            _tally(stats, message, outcome)
-        return stats
+        if self._pool is None:
+            return map(settle_one, batch.claimed)
+        return self._pool.map(settle_one, batch.claimed)
 
     def close(self) -> None:
         """Wait for the sends in flight, then free the threads."""
@@ -165,6 +158,7 @@ class Dispatcher:
                 now=now,
                 unsubscribe_url=unsubscribe_urls.get(message.recipient),
                 promise=reads.promises.get(message.id),
+                feedback_url=reads.feedback_urls.get(message.shipment_id),
             )
         except (NotifierError, TemplateError) as exc:
             # A broken template is ops' to fix; retrying keeps the message until they do.
@@ -192,37 +186,10 @@ class Dispatcher:
             return SettleOutcome.LOST
 
 
-def _tally(stats: DispatchStats, message: ClaimedRow, outcome: SettleOutcome) -> None:
-    stats.outcomes[outcome] += 1
-    metrics.count_message(message.channel, outcome)
-
-
 def _send_timed(channel: Transport, outgoing: OutgoingMessage) -> SendResult:
     """The provider call, its duration observed whether it succeeds or raises."""
     with metrics.SEND_SECONDS.labels(outgoing.channel).time():
         return channel.send(outgoing)
-
-
-def _unsubscribe_urls(
-    engine: Engine,
-    settings: Settings,
-    claimed: Sequence[ClaimedRow],
-    reads: TickReads,
-    now: datetime,
-) -> dict[str, str]:
-    """Each recipient address's one-click unsubscribe URL, its token made or kept alive
-    in one write for the whole tick. An opted-out address is sent nothing: it needs none."""
-    addresses = {
-        m.recipient
-        for m in claimed
-        if offers_unsubscribe(m) and (m.channel, m.recipient) not in reads.opted_out
-    }
-    if not addresses:
-        return {}
-    key = settings.link_key
-    with write_transaction(engine) as connection:
-        tokens = unsubscribe.issue_tokens(connection, addresses, key=key, now=now)
-    return {address: unsubscribe_url(settings, token) for address, token in tokens.items()}
 
 
 def _kind(exc: BaseException) -> str:

@@ -153,7 +153,8 @@ def _refused_for_good(
         ).first()
         event = EventRecord.from_mapping(found._mapping) if found else None
     contacts = stored_contacts(Bulk(connection), [row.shipment_id]).get(row.shipment_id, [])
-    opted = outbox.opted_out(connection, {(str(ch), c.value) for c in contacts for ch in Channel})
+    pairs = {(str(ch), c.value) for c in contacts for ch in Channel}
+    opted = outbox.opted_out(connection, pairs, link_key=settings.link_key)
     target = settle.fallback_target(
         message, event=event, contacts=contacts, opted_out=opted, settings=settings
     )

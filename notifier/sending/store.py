@@ -40,6 +40,8 @@ class TickReads:
     booked_attempts: Mapping[int, EventRecord]
     # Per outbox row about a broken promise: what was promised.
     promises: Mapping[int, Promised] = field(default_factory=dict)
+    # Per shipment: the rating link its DELIVERED message carries (dispatch fills it in).
+    feedback_urls: Mapping[int, str] = field(default_factory=dict)
 
 
 def read_tick(
@@ -110,7 +112,7 @@ def read_tick(
             shipments=shipments,
             events=events,
             contacts=contacts,
-            opted_out=outbox.opted_out(connection, pairs),
+            opted_out=outbox.opted_out(connection, pairs, link_key=settings.link_key),
             links=live_links(
                 connection, shipment_ids, key=settings.link_key, settings=settings, now=now
             ),

@@ -18,7 +18,7 @@ from notifier.rebooking.choices import Booked, Choice, callback_due
 from notifier.rebooking.promises import PROMISED_BY_CHOICE, Apology, Promised, Told, day_window
 from notifier.rendering.context import ParcelFacts
 from notifier.shipments import ShipmentRecord
-from notifier.urls import rebooking_link
+from notifier.urls import feedback_url, rebooking_link
 from notifier.vocabulary import Channel, PromiseKind, Reason, RebookOption, Status
 
 RECIPIENTS = ("Maria Carmela Dell'Acqua-Ricciardi", "Niccolò Bartolomeo Fiorentino")
@@ -29,6 +29,8 @@ PHONE = "+393331234567"
 TRACKING = "RP004518972IT"
 TOKEN = "Hq3xL0fE6yYbqj2m9k0aBw"  # noqa: S105 - a sample link's token, 22 characters as issued
 SHORT_CODE = "K7QM3XRP"
+# A rating link's token, 22 characters as issued (feedback/links.py).
+FEEDBACK_TOKEN = "pV7tQw2ZcN4rJx8aLm0sYg"  # noqa: S105 - a sample, not a secret
 NEIGHBOUR = ("Giuseppina Esposito-Caruso", "Scala B, interno 7")
 SAFE_PLACE = "Nel cortile interno, dietro il cancello verde a sinistra"
 COMMENT = "Ero in casa tutta la mattina e il campanello funziona"
@@ -81,6 +83,12 @@ def base_facts(settings: Settings, *, status: Status, reason: Reason | None) -> 
         estimated_delivery=NEXT_ATTEMPT,
         rebooking_url=rebooking_link(settings, TOKEN),
         short_code=SHORT_CODE,
+        # As dispatch adds it: the news of a delivery asks how it went, when feedback is on.
+        feedback_url=(
+            feedback_url(settings, FEEDBACK_TOKEN)
+            if status is Status.DELIVERED and settings.feedback.enabled
+            else None
+        ),
     )
 
 

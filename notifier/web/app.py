@@ -24,12 +24,13 @@ from notifier.web import (
     api,
     carrier_webhooks,
     docs,
+    feedback,
     health,
     metrics,
     openapi_docs,
     ops,
     ops_callbacks,
-    ops_index,
+    ops_dashboard,
     ops_login,
     rebook,
     slip_api,
@@ -92,7 +93,7 @@ def create_app(
     app.include_router(slip_api.router)
     app.include_router(ops.router)
     app.include_router(ops_callbacks.router)
-    app.include_router(ops_index.router)
+    app.include_router(ops_dashboard.router)
     app.include_router(webhooks.router)
     app.include_router(carrier_webhooks.router)
     app.include_router(twilio_inbound.router)
@@ -100,6 +101,7 @@ def create_app(
     ops_login.install(app)
     rebook.install(app)
     unsubscribe.install(app)
+    feedback.install(app)
     _add_pages(app, settings)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(_ContainErrors)

@@ -120,7 +120,7 @@ def limit_storage(uri: str) -> Storage:
 
 # Pages that hold a token or personal data (a parcel, a day's bookings with addresses,
 # callbacks with phone numbers, an API answer): no browser or proxy may keep a copy.
-NO_STORE_PREFIXES = ("/r", "/u/", "/ops", "/api/", "/metrics")
+NO_STORE_PREFIXES = ("/r", "/u/", "/f/", "/ops", "/api/", "/metrics")
 
 
 class SecurityHeaders:

@@ -1,37 +1,23 @@
-"""GET /ops: a day's printing for each depot (route pack, missed-delivery slips, final
-notices) with how many slips each holds, and the way to the day's other ops pages."""
+"""A day's printing for each depot (route pack, missed-delivery slips, final notices) with
+how many slips each holds, and the way to the day's other ops pages: the downloads part of
+GET /ops (notifier/web/ops_dashboard.py serves the page)."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
 
 from notifier.config import Settings
 from notifier.db.engine import read_transaction
-from notifier.db.faults import DATABASE_FAULTS, is_database_fault
 from notifier.ops.promises import day_text
 from notifier.slips.final_notice import final_notice_count, last_day
 from notifier.slips.route_pack import route_pack_count
 from notifier.slips.store import day_slips
-from notifier.web.clock import request_now
-from notifier.web.openapi_docs import ERROR_BODY_REF, OPS_PASSWORD, error_responses, security
-from notifier.web.ops import _day, _refused
 
-log = logging.getLogger(__name__)
-
-router = APIRouter(prefix="/ops", tags=["ops"])
-
-RETRY_AFTER_SECONDS = 30
 _LAYOUTS = (("a6", "A6 PDF, one per page"), ("a4x4", "A4 PDF, four per sheet"))
-_BAD_DATE = "date: needs a day as YYYY-MM-DD, e.g. 2026-11-24"
-_NO_DATABASE = "The database is not answering, so nothing could be counted: try again shortly."
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,92 +114,3 @@ def read_counts(
                 ),
             )
     return found
-
-
-@router.get(
-    "",
-    summary="The day's printing for each depot (HTML page)",
-    response_class=HTMLResponse,
-    responses={
-        200: {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
-        **error_responses(401, 429),
-        422: {
-            "description": "`date` is not a day: the page, saying so.",
-            "content": {"text/html": {"schema": {"type": "string"}}},
-        },
-        503: {
-            "description": "The database is unavailable: the page, saying so (Retry-After); "
-            'or ops is switched off on the server: `{"error": ...}`.',
-            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
-            "content": {
-                "text/html": {"schema": {"type": "string"}},
-                "application/json": {"schema": {"$ref": ERROR_BODY_REF}},
-            },
-        },
-    },
-    openapi_extra=security(OPS_PASSWORD),
-)
-def ops_index(request: Request, date: str = "") -> Response:
-    """GET /ops[?date=YYYY-MM-DD]: the day's downloads for each depot (default: today)."""
-    settings: Settings = request.app.state.settings
-    refused = _refused(request, settings)
-    if refused is not None:
-        return refused
-    today = request_now(request).astimezone(ZoneInfo(settings.company.timezone)).date()
-    given = date.strip()
-    day = _day(given) if given else today
-    if day is None:
-        return _page(
-            request, settings, today=today, day=None, value=given, status=422, error=_BAD_DATE
-        )
-    try:
-        counts = read_counts(
-            request.app.state.engine, day=day, settings=settings, now=request_now(request)
-        )
-    except DATABASE_FAULTS as exc:
-        if not is_database_fault(exc):
-            raise  # a bug, such as a missing table: a 500, never a retry
-        # By type alone: a database error may quote what it was asked for.
-        log.error("ops: counts not read, database unavailable (%s)", type(exc).__name__)
-        response = _page(request, settings, today=today, day=day, status=503, error=_NO_DATABASE)
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-    depots = [
-        depot_day(code=d.code, name=d.name, day=day, counts=counts[d.code], settings=settings)
-        for d in settings.depots
-    ]
-    return _page(request, settings, today=today, day=day, depots=depots)
-
-
-def _page(
-    request: Request,
-    settings: Settings,
-    *,
-    today: date,
-    day: date | None,
-    value: str | None = None,
-    depots: list[DepotDay] | None = None,
-    status: int = 200,
-    error: str | None = None,
-) -> HTMLResponse:
-    """The page for `day` (None: a date that is no day; the other days move from today)."""
-    shown = day or today
-
-    def other(moved: date) -> tuple[str, str]:
-        return day_text(moved), f"/ops?{urlencode({'date': moved.isoformat()})}"
-
-    template = request.app.state.templates.get_template("web/ops/index.html")
-    html = template.render(
-        lang="en",
-        company=settings.company,
-        heading=None if day is None else day_text(day) + (" (today)" if day == today else ""),
-        day_value=value if value is not None else shown.isoformat(),
-        date_invalid=status == 422,
-        previous_day=other(shown - timedelta(days=1)),
-        next_day=other(shown + timedelta(days=1)),
-        today=None if day == today else other(today),
-        depots=depots,
-        error=error,
-    )
-    # Ops' own page, and counts that change by the minute: never kept by a proxy or browser.
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})

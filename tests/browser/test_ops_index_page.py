@@ -85,7 +85,7 @@ def fits_a_phone(page: Any) -> None:
 def test_the_ops_page_on_a_phone(site: tuple[str, Depot], phone: Any, axe_script: Path) -> None:
     base, depot = site
     phone.goto(f"{base}/ops")
-    assert phone.locator("h1").inner_text() == f"Printing: {day_text(depot.today)} (today)"
+    assert phone.locator("h1").inner_text() == f"Operations: {day_text(depot.today)} (today)"
     assert phone.locator("a[href^='/ops/route-pack.pdf']").count() == 2
     assert phone.locator("a[href^='/ops/slips.pdf']").count() == 2
     assert phone.locator("a[href^='/ops/final-notices.pdf']").count() == 0
@@ -95,7 +95,7 @@ def test_the_ops_page_on_a_phone(site: tuple[str, Depot], phone: Any, axe_script
     phone.locator("a[rel='prev']").click()
     phone.wait_for_load_state()
     yesterday = depot.day_after(-1)
-    assert phone.locator("h1").inner_text() == f"Printing: {day_text(yesterday)}"
+    assert phone.locator("h1").inner_text() == f"Operations: {day_text(yesterday)}"
     assert phone.locator("a[href*='.pdf']").count() == 0
     check_axe(phone, axe_script)
     fits_a_phone(phone)

@@ -23,6 +23,7 @@ from notifier.ingest.batches import ingest
 from notifier.ingest.checking import Incoming
 from notifier.scheduler import build_dispatcher
 from notifier.sender import SendLoop
+from notifier.sending.burst import run_burst
 from tests.conftest import REPO, make_settings
 from tests.integration.conftest import wait_until
 from tests.providers import FakeTwilio
@@ -84,6 +85,37 @@ def test_one_worker_keeps_several_sends_in_flight(engine: Engine, fake_twilio: F
     assert dict(stats.outcomes) == {"sent": 4}
     assert sorted(r["To"] for r in fake_twilio.requests) == [f"+39333{n:07d}" for n in range(1, 5)]
     assert states(engine) == {"sent": 4}
+
+
+def test_the_next_batch_is_claimed_while_the_last_is_still_sending(
+    engine: Engine, fake_twilio: FakeTwilio
+) -> None:
+    settings = settings_for(engine, fake_twilio, concurrency=2, batch_size=2)
+    now = datetime.now(UTC)
+    store(engine, settings, [missed(n, now) for n in range(1, 7)], now)
+    # The provider holds the first batch's two sends until the test lets them go.
+    gate = fake_twilio.gate = threading.Barrier(3, timeout=20)
+    dispatcher = build_dispatcher(settings, engine)
+    outcome: list[dict[str, int]] = []
+    burst = threading.Thread(
+        target=lambda: outcome.append(dict(run_burst(dispatcher, lambda: now).outcomes))
+    )
+    burst.start()
+    try:
+        # Two rows at the provider, two more claimed behind them, two left for later.
+        wait_until(
+            lambda: gate.n_waiting == 2 and states(engine) == {"sending": 4, "pending": 2},
+            what="the second batch claimed while the first is at the provider",
+        )
+        assert len(fake_twilio.requests) == 0
+        fake_twilio.gate = None
+        gate.wait()
+        burst.join(timeout=30)
+    finally:
+        dispatcher.close()
+    assert outcome == [{"sent": 6}]
+    assert states(engine) == {"sent": 6}
+    assert len(fake_twilio.requests) == 6
 
 
 def test_concurrency_comes_from_the_command_line_over_the_config(

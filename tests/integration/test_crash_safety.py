@@ -62,15 +62,23 @@ class Crash:
     """A database of the test's own, the recording provider, worker processes on them."""
 
     def __init__(
-        self, url: str, engine: Engine, provider: SmsProvider, tmp_path: Path, batch: int
+        self,
+        url: str,
+        engine: Engine,
+        provider: SmsProvider,
+        tmp_path: Path,
+        batch: int,
+        concurrency: int = 1,
     ) -> None:
         self.url, self.engine, self.provider, self.batch = url, engine, provider, batch
+        self.concurrency = concurrency
         self.config = write_worker_config(
             tmp_path / "worker.toml",
             database_url=url,
             sms_url=provider.url,
             batch_size=batch,
             lease_seconds=LEASE_SECONDS,
+            concurrency=concurrency,
         )
         env = worker_environment(provider.url)
         self.settings: Settings = load_settings(self.config, env)
@@ -93,12 +101,14 @@ class Crash:
             raise AssertionError(f"{exc}: outbox {states}, provider took {accepted}") from exc
 
 
-def _crash(postgres_url: str, tmp_path: Path, *, delay: float = 0.0) -> Iterator[Crash]:
+def _crash(
+    postgres_url: str, tmp_path: Path, *, delay: float = 0.0, concurrency: int = 1
+) -> Iterator[Crash]:
     engine = make_engine(postgres_url)
     try:
         schema.upgrade(engine)
         with running_provider(delay=delay) as provider:
-            crash = Crash(postgres_url, engine, provider, tmp_path, BATCH)
+            crash = Crash(postgres_url, engine, provider, tmp_path, BATCH, concurrency)
             try:
                 yield crash
             finally:
@@ -161,6 +171,46 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_only_its_batch(
     assert sent.duplicated <= orphaned
     assert all(len(sent.sends[row_id]) == 2 for row_id in sent.duplicated)
     assert crash.provider.count() == MESSAGES + len(sent.duplicated)
+    assert all(w.alive() for w in workers[1:])
+
+
+@pytest.fixture
+def concurrent_crash(postgres_url: str, tmp_path: Path) -> Iterator[Crash]:
+    """Workers with 8 sends in flight each, through a provider taking 5 ms a message: each
+    claims its next batch while the last is still being sent (Dispatcher.run_burst)."""
+    yield from _crash(postgres_url, tmp_path, delay=0.005, concurrency=8)
+
+
+def test_a_concurrent_worker_killed_mid_run_duplicates_at_most_its_sends_in_flight(
+    concurrent_crash: Crash,
+) -> None:
+    crash = concurrent_crash
+    count = 4_000
+    crash.seed(count)
+    workers = [crash.workers.start() for _ in range(2)]
+    victim = workers[0]
+    wait_until(
+        lambda: crash.provider.count() >= 500 and frozen_holding_rows(crash.engine, victim),
+        what="the victim holding rows after some hundreds of sends",
+        timeout=DRAIN_SECONDS,
+    )
+    orphaned = held_by(crash.engine, victim.pid)
+    victim.kill()
+    # The batch being sent and the next one, claimed early to keep the threads busy.
+    assert 0 < len(orphaned) <= 2 * crash.batch
+    workers.append(crash.workers.start())
+
+    crash.drain(count)
+
+    sent = deliveries(crash.engine, crash.provider)
+    assert sent.unsent == set()
+    assert sent.mismatched() == []
+    # Only a send the provider took and the dead worker had not recorded goes again: one
+    # per thread at most, whatever the worker had claimed ahead.
+    assert sent.duplicated <= orphaned
+    assert len(sent.duplicated) <= crash.concurrency
+    assert all(len(sent.sends[row_id]) == 2 for row_id in sent.duplicated)
+    assert crash.provider.count() == count + len(sent.duplicated)
     assert all(w.alive() for w in workers[1:])
 
 

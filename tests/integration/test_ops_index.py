@@ -104,7 +104,7 @@ def test_the_counts_match_the_pdfs_behind_each_link(depot: Depot, tmp_path: Path
         page = parsed(answer.text)
         held = day_text(depot.day_after(3))
         for said in (
-            f"Printing: {day_text(depot.today)} (today)",
+            f"Operations: {day_text(depot.today)} (today)",
             "MI01 · Deposito Milano Nord",
             "Route pack 3 parcels on the round",
             "Missed-delivery slips 2 missed deliveries open for rebooking",
@@ -192,7 +192,7 @@ def test_previous_and_next_move_the_day(depot: Depot) -> None:
         assert "Today," not in today_page.text  # no link to the day shown
         assert today_page.link("next") == f"/ops?date={depot.day_after(1).isoformat()}"
         before = parsed(client.get(today_page.link("prev"), headers=OPS).text)
-        assert f"Printing: {day_text(yesterday)} ← " in before.text  # not "(today)"
+        assert f"Operations: {day_text(yesterday)} ← " in before.text  # not "(today)"
         assert "Route pack 1 parcel on the round" in before.text
         assert f"/ops/route-pack.pdf?date={yesterday.isoformat()}&depot=MI01" in before.links()
         assert before.link("prev") == f"/ops?date={depot.day_after(-2).isoformat()}"

@@ -26,7 +26,7 @@ def test_an_email_opt_out_holds_in_any_case(engine: Engine) -> None:
         ("sms", "+393331234567"),
     }
     with read_transaction(engine) as connection:
-        found = outbox.opted_out(connection, asked)
+        found = outbox.opted_out(connection, asked, link_key=b"k")
         reason = unsubscribe.opt_out_reason(connection, "giovanni.bianchi@example.IT")
     assert found == {
         ("email", "giovanni.bianchi@example.it"),
@@ -36,7 +36,7 @@ def test_an_email_opt_out_holds_in_any_case(engine: Engine) -> None:
     with write_transaction(engine) as connection:
         assert unsubscribe.resubscribe(connection, "giovanni.bianchi@example.it")
     with read_transaction(engine) as connection:
-        assert outbox.opted_out(connection, asked) == set()
+        assert outbox.opted_out(connection, asked, link_key=b"k") == set()
 
 
 def test_a_second_spelling_is_one_opt_out(engine: Engine) -> None:

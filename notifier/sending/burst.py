@@ -1,0 +1,54 @@
+"""Sending everything due, batch after batch, without the threads ever waiting on a claim.
+
+While one batch is being sent the next is claimed and read, so a worker with N sends in
+flight keeps N busy across batches, not only inside one. At most two batches are leased
+at once, and only the sends in flight (one per thread) can be at the provider unrecorded:
+a worker's death duplicates no more than before.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from notifier.sending.batches import Batch, DispatchStats, tally_all
+from notifier.sending.settle import SettleOutcome
+
+if TYPE_CHECKING:
+    from notifier.sending.dispatch import Dispatcher
+
+
+def run_burst(
+    dispatcher: Dispatcher,
+    clock: Callable[[], datetime],
+    stopping: Callable[[], bool] = lambda: False,
+) -> DispatchStats:
+    """Claim and settle while claims come back full and nobody asks to stop; returns
+    with every claimed row settled and recorded."""
+    stats = DispatchStats()
+    if not dispatcher.concurrent:
+        # One send at a time: nothing would run while the next batch is claimed.
+        while not stopping():
+            once = dispatcher.run_once(clock())
+            stats.outcomes.update(once.outcomes)
+            if once.claimed < dispatcher.batch_limit:
+                break
+        return stats
+    leased: deque[tuple[Batch, Iterator[SettleOutcome]]] = deque()
+    try:
+        while not stopping():
+            batch = dispatcher.take(clock())
+            if batch is not None:
+                leased.append((batch, dispatcher.start(batch)))
+            # One batch queued behind the one in flight keeps every thread busy.
+            while len(leased) > 1:
+                tally_all(stats, *leased.popleft())
+            if batch is None or len(batch.claimed) < dispatcher.batch_limit:
+                break
+    finally:
+        # Whatever stopped the claiming, what was claimed is settled and recorded.
+        while leased:
+            tally_all(stats, *leased.popleft())
+    return stats
