@@ -18,7 +18,7 @@ from notifier.db.engine import write_transaction
 from notifier.db.tables import OPT_OUTS, OUTBOX
 from notifier.errors import DuplicateMessageError
 from notifier.outbox.rows import ClaimedRow, NewOutboxRow, ReceiptCheck
-from notifier.outbox.suppression import ERASED_REASON, hashed_address
+from notifier.outbox.suppression import ERASED_REASON, REMOVED_RECIPIENTS, hashed_address
 from notifier.vocabulary import Channel, OutboxState
 
 # The outbox's unique keys: by event, and for rows that answer no event (models.py).
@@ -345,6 +345,10 @@ def record_opt_out(
     connection: Connection, *, channel: str, address: str, reason: str, now: datetime
 ) -> bool:
     """True when the address was not opted out of the channel before."""
+    if address in REMOVED_RECIPIENTS:
+        # A late receipt (21610) for a message to someone since erased or anonymised: the
+        # marker is nobody's address.
+        return False
     address = opt_out_address(channel, address)
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = (

@@ -14,6 +14,13 @@ from notifier.vocabulary import Channel
 HASH_PREFIX = "hmac:"
 # The reason of a hash row `notifier erase` wrote: no START or resubscribe lifts it.
 ERASED_REASON = "erased on request"
+# What an erased person's outbox rows and SMS replies name instead of the address: no
+# hash, so the rows cannot even be linked to one another.
+ERASED_RECIPIENT = "erased"
+# The same for the messages of a shipment the retention job anonymised.
+ANONYMISED_RECIPIENT = "anonymised"
+# Recipients that are markers, not addresses: nothing can be sent to or opted out of them.
+REMOVED_RECIPIENTS = frozenset({ERASED_RECIPIENT, ANONYMISED_RECIPIENT})
 # A separate key, so the suppression list's hashes are not the rebooking links' MACs and
 # a leaked hash helps forge nothing.
 _KEY_LABEL = b"notifier:suppression-list:v1"

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, select
 
 from notifier.db.tables import CONTACTS
-from notifier.outbox.suppression import ERASED_REASON
+from notifier.outbox.suppression import ERASED_REASON, ERASED_RECIPIENT
 from notifier.privacy.person import Person
 from notifier.privacy.scrub import (
     Counts,
@@ -20,9 +20,8 @@ from notifier.privacy.scrub import (
     outbox_recipient_is,
 )
 
-# What an erased person's outbox rows and SMS replies name instead: no hash, so the rows
-# cannot even be linked to one another.
-ERASED = "erased"
+# What an erased person's outbox rows and SMS replies name instead of the address.
+ERASED = ERASED_RECIPIENT
 
 
 def erase(connection: Connection, person: Person, *, link_key: bytes, now: datetime) -> Counts:

@@ -17,6 +17,7 @@ from notifier.config import Settings
 from notifier.db.bulk import one_of
 from notifier.db.engine import write_transaction
 from notifier.db.tables import CONTACTS, INBOUND, SHIPMENTS
+from notifier.outbox.suppression import ANONYMISED_RECIPIENT
 from notifier.privacy.scrub import (
     Counts,
     clear_shipments,
@@ -28,7 +29,7 @@ from notifier.privacy.scrub import (
 from notifier.vocabulary import TERMINAL_STATUSES
 
 # What an anonymised shipment's messages and replies name instead.
-ANONYMISED = "anonymised"
+ANONYMISED = ANONYMISED_RECIPIENT
 _MAX_BATCHES = 10_000  # a bound on one run, should a batch ever fail to make progress
 
 

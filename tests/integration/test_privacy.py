@@ -36,6 +36,7 @@ from notifier.outbox.suppression import ERASED_REASON, hashed_address
 from notifier.privacy.retention import anonymise_batch, apply_retention
 from notifier.rendering.environment import build_environment
 from notifier.sending.dispatch import Dispatcher
+from notifier.sending.receipts import apply_receipt
 from tests.conftest import NOW, TEST_SECRET_KEY, EventFactory, make_settings
 
 runner = CliRunner()
@@ -279,6 +280,37 @@ def test_erase_leaves_no_trace_and_nothing_reaches_the_person_again(
     assert Y_E164 in world.recipients()
     reached_x = [r for r in world.recipients() if X_DIGITS in r or "mario" in r.lower()]
     assert reached_x == []
+
+
+def test_a_late_opt_out_receipt_for_an_erased_message_records_no_opt_out(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    world = World(engine, settings)
+    seed(world, make_event, when="2026-11-22T10:49:00+01:00", now=NOW)
+    assert cli(engine, "erase", "--phone", X_PHONE).exit_code == 0
+    with engine.connect() as connection:
+        provider_id = connection.execute(
+            select(OUTBOX.c.provider_id).where(
+                OUTBOX.c.recipient == "erased",
+                OUTBOX.c.channel == "sms",
+                OUTBOX.c.provider_id.is_not(None),
+            )
+        ).scalar()
+        opt_outs = count(engine, OPT_OUTS)
+    assert provider_id is not None
+    # Twilio reports, after the erasure, that the number had opted out (21610).
+    apply_receipt(
+        engine,
+        provider_id=provider_id,
+        status="undelivered",
+        error_code="21610",
+        settings=settings,
+        now=NOW + timedelta(minutes=5),
+    )
+    with engine.connect() as connection:
+        addresses = set(connection.execute(select(OPT_OUTS.c.address)).scalars())
+    assert "erased" not in addresses
+    assert count(engine, OPT_OUTS) == opt_outs
 
 
 def test_export_shows_what_is_held_and_nothing_after_erasure(
