@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, Table, select
 
+from notifier.clock import wall_clock
 from notifier.db import schema
 from notifier.db.engine import make_engine
 from notifier.web.app import create_app
@@ -64,12 +66,17 @@ def make_client() -> Iterator[ClientFactory]:
     with ExitStack() as stack:
 
         def factory(
-            engine: Engine, *, env: dict[str, str] | None = None, **sections: Any
+            engine: Engine,
+            *,
+            env: dict[str, str] | None = None,
+            clock: Callable[[], datetime] | None = None,
+            **sections: Any,
         ) -> TestClient:
             url = engine.url.render_as_string(hide_password=False)
             environment = {"NOTIFIER_API_KEY": API_KEY} if env is None else env
             settings = make_settings(url, env=environment, **sections)
-            client = TestClient(create_app(settings, engine=engine))
+            app = create_app(settings, engine=engine, clock=clock or wall_clock)
+            client = TestClient(app)
             return stack.enter_context(client)
 
         yield factory

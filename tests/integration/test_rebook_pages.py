@@ -30,14 +30,19 @@ SUBMISSION = re.compile(r'name="submission" value="([^"]+)"')
 SLOT_VALUE = re.compile(r'name="slot" id="[^"]+" value="([^"]+)"')
 
 
+SITE_NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
 class Site:
     """A stored missed delivery and a client on the real app."""
 
     def __init__(self, engine: Engine, make_client: ClientFactory, locale: str = "it") -> None:
         self.engine = engine
-        self.client: TestClient = make_client(engine, env={})
+        # The pages and the data on one fixed clock: a Tuesday morning in Rome, whatever
+        # the hour the suite runs at (at 00:10 an attempt 20 minutes ago was yesterday).
+        self.now = SITE_NOW
+        self.client: TestClient = make_client(engine, env={}, clock=lambda: self.now)
         self.settings = make_settings(engine.url.render_as_string(hide_password=False))
-        self.now = datetime.now(UTC)
         self.token = self.store(locale)
 
     def store(self, locale: str, tracking: str = "RP123456789IT") -> str:
@@ -157,7 +162,7 @@ def test_tampered_expired_and_unknown_links_look_the_same(site: Site, engine: En
     # A revoked link (a slip printed again with --reissue) looks the same too.
     with write_transaction(engine) as connection:
         shipments = [row.id for row in connection.execute(select(SHIPMENTS.c.id))]
-        links.revoke_links(connection, shipments, now=datetime.now(UTC))
+        links.revoke_links(connection, shipments, now=site.now)
     answers.append(site.client.get(f"/r/{site.token}"))
     assert {a.status_code for a in answers} == {404}
     bodies = {a.text for a in answers}
@@ -240,7 +245,10 @@ def test_fifty_people_booking_one_slot_of_ten_over_http(
 ) -> None:
     site = Site(engine, make_client)
     site.client = make_client(
-        engine, env={}, rebooking={"slots": [{"window": "09:00-13:00", "capacity": 10}]}
+        engine,
+        env={},
+        clock=lambda: site.now,
+        rebooking={"slots": [{"window": "09:00-13:00", "capacity": 10}]},
     )
     limits = site.client.app.state.rebook_limits  # type: ignore[attr-defined]
     limits["client"].limit = 10_000  # fifty people, one test address
