@@ -78,7 +78,13 @@ def _handler(provider: SmsProvider) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            raw = self.rfile.read(length)
+            if len(raw) < length:
+                # The client died mid-request (a SIGKILLed worker): like any HTTP server,
+                # a provider takes no message from half a request.
+                self.close_connection = True
+                return
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
             if provider.delay:
                 threading.Event().wait(provider.delay)  # the provider's latency
             sid = provider.accept(form.get("To", ""), form.get("Body", ""))

@@ -209,7 +209,7 @@ def _tracking_number(fields: _Fields) -> str | None:
     value = fields.text("tracking_number", max_length=80, required=True)
     if value is None:
         return None
-    # Printed numbers come grouped ("RP12 3456 789I T"); the carrier's is one token.
+    # Printed numbers come grouped ("RP12 3456 789IT"); the carrier's is one token.
     compact = "".join(value.split()).upper()
     if not _TRACKING.match(compact):
         fields.fail("tracking_number", "must be 3 to 64 letters, digits or dashes")

@@ -174,19 +174,6 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
-def one_statement(engine: Engine) -> Iterator[Connection]:
-    """A connection for a single writing statement, atomic on its own. On PostgreSQL it
-    runs in autocommit: one round trip instead of BEGIN, the statement and COMMIT (a send's
-    outcome is recorded hundreds of times a second); elsewhere, a write transaction."""
-    if engine.dialect.name != "postgresql":
-        with write_transaction(engine) as connection:
-            yield connection
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        yield connection
-
-
-@contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as connection, connection.begin():
         yield connection

@@ -148,8 +148,13 @@ def readable_phone(phone: str | None) -> str | None:
 
 
 def group_tracking(number: str) -> str:
-    """Groups of four, as people read codes aloud: RP12 3456 789I T."""
-    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+    """Groups of four, as people read codes aloud, a lone last character kept with the
+    group before it: RP12 3456 789IT (an S10 number's country split as "789I T" reads
+    as a stray letter)."""
+    groups = [number[i : i + 4] for i in range(0, len(number), 4)]
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return " ".join(groups)
 
 
 def build_context(

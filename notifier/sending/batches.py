@@ -53,10 +53,11 @@ def take_batch(
     *,
     worker: str,
     limit: int,
-    lease: timedelta,
     now: datetime,
 ) -> Batch | None:
-    """Claim up to `limit` due rows and read what they need, or None when nothing is due."""
+    """Claim up to `limit` due rows, leased for [dispatch] lease_seconds, and read what they
+    need; None when nothing is due."""
+    lease = timedelta(seconds=settings.dispatch.lease_seconds)
     claimed = outbox.claim(engine, worker=worker, now=now, limit=limit, lease=lease)
     if not claimed:
         return None

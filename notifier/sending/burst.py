@@ -36,6 +36,18 @@ def run_burst(
             if once.claimed < dispatcher.batch_limit:
                 break
         return stats
+    # The send threads keep their database connections for the burst (db/statements.py).
+    with dispatcher.record.statements.borrowed():
+        _send_ahead(dispatcher, clock, stopping, stats)
+    return stats
+
+
+def _send_ahead(
+    dispatcher: Dispatcher,
+    clock: Callable[[], datetime],
+    stopping: Callable[[], bool],
+    stats: DispatchStats,
+) -> None:
     leased: deque[tuple[Batch, Iterator[SettleOutcome]]] = deque()
     try:
         while not stopping():
@@ -51,4 +63,3 @@ def run_burst(
         # Whatever stopped the claiming, what was claimed is settled and recorded.
         while leased:
             tally_all(stats, *leased.popleft())
-    return stats

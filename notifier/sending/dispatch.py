@@ -12,7 +12,7 @@ import logging
 import random
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from jinja2 import Environment, TemplateError
 from sqlalchemy import Engine
@@ -85,18 +85,16 @@ class Dispatcher:
         """Claim one batch of due rows and settle every one of them, up to `concurrency`
         at a time; returns when all are settled (none is left leased by this call)."""
         stats = DispatchStats()
-        batch = self.take(now)
-        if batch is not None:
-            tally_all(stats, batch, self.start(batch))
+        with self.record.statements.borrowed():
+            if (batch := self.take(now)) is not None:
+                tally_all(stats, batch, self.start(batch))
         return stats
 
     def take(self, now: datetime) -> Batch | None:
         """Claim a batch and read what its rows need, or None when nothing is due."""
-        lease = timedelta(seconds=self.settings.dispatch.lease_seconds)
         return take_batch(
-            self.engine, self.settings, worker=self.worker, limit=self.batch_limit, lease=lease,
-            now=now,
-        )  # fmt: skip
+            self.engine, self.settings, worker=self.worker, limit=self.batch_limit, now=now
+        )
 
     def start(self, batch: Batch) -> Iterator[SettleOutcome]:
         """Every row of the batch handed to the send threads at once (or settled here, in
@@ -116,9 +114,10 @@ class Dispatcher:
         return self._pool.map(settle_one, batch.claimed)
 
     def close(self) -> None:
-        """Wait for the sends in flight, then free the threads."""
+        """Wait for the sends in flight, then free the threads and their connections."""
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        self.record.statements.close()
 
     def _settle(
         self,

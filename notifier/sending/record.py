@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from notifier.config import Settings
-from notifier.db.engine import one_statement, write_transaction
+from notifier.db.engine import write_transaction
+from notifier.db.statements import StatementConnections
 from notifier.errors import PermanentChannelError
 from notifier.outbox import store as outbox
 from notifier.outbox.rows import ClaimedRow
@@ -31,12 +32,14 @@ class Recorder:
         self.settings = settings
         self.worker = worker
         self.rng = rng
+        # The sends' outcomes, each on its thread's own connection (db/statements.py).
+        self.statements = StatementConnections(engine)
 
     def sent(
         self, message: ClaimedRow, now: datetime, provider_id: str | None, stored: dict[str, object]
     ) -> SettleOutcome:
-        with one_statement(self.engine) as connection:  # one UPDATE: atomic by itself
-            marked = outbox.mark_sent(
+        marked = self.statements.run(  # one UPDATE: atomic by itself
+            lambda connection: outbox.mark_sent(
                 connection,
                 message,
                 worker=self.worker,
@@ -44,6 +47,7 @@ class Recorder:
                 provider_id=provider_id,
                 rendered=stored,
             )
+        )
         return SettleOutcome.SENT if marked else SettleOutcome.LOST
 
     def retry(

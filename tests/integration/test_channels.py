@@ -22,10 +22,10 @@ EMAIL = OutgoingMessage(
     outbox_id=7,
     channel="email",
     recipient="giovanni@example.it",
-    body="Il Suo pacco RP12 3456 789I T è stato consegnato.",
+    body="Il Suo pacco RP12 3456 789IT è stato consegnato.",
     locale="it",
     subject="Il Suo pacco è stato consegnato",
-    body_html="<p>Il Suo pacco <b>RP12 3456 789I T</b> è stato consegnato.</p>",
+    body_html="<p>Il Suo pacco <b>RP12 3456 789IT</b> è stato consegnato.</p>",
     unsubscribe_url="https://notifier.rapido.example/unsubscribe/7",
 )
 
@@ -71,9 +71,9 @@ def test_an_email_arrives_with_both_parts_and_the_sender_headers(smtp_server: Sm
     plain = received.get_body(preferencelist=("plain",))
     html = received.get_body(preferencelist=("html",))
     assert plain is not None
-    assert "RP12 3456 789I T" in plain.get_content()
+    assert "RP12 3456 789IT" in plain.get_content()
     assert html is not None
-    assert "<b>RP12 3456 789I T</b>" in html.get_content()
+    assert "<b>RP12 3456 789IT</b>" in html.get_content()
 
 
 @pytest.mark.parametrize(

@@ -138,7 +138,7 @@ def test_a_booked_slot_is_confirmed_by_sms_in_italian(
     assert email.sent == []
     (message,) = [m for m in sms.sent if m.outbox_id == confirmations(engine)[0]["id"]]
     assert "mar 24/11, 09:00-13:00" in message.body
-    assert "RP12 3456 789I T" in message.body
+    assert "RP12 3456 789IT" in message.body
     assert link.url in message.body
     assert "+39 02 1234 5678" in message.body
     (row,) = confirmations(engine)
@@ -156,7 +156,7 @@ def test_an_english_recipient_is_confirmed_in_english(
     sms, _, _ = dispatch(engine, settings)
     (message,) = [m for m in sms.sent if m.outbox_id == confirmations(engine)[0]["id"]]
     assert message.locale == "en"
-    assert "confirmed, we will deliver parcel RP12 3456 789I T on Tue 24/11, 09:00-13:00" in (
+    assert "confirmed, we will deliver parcel RP12 3456 789IT on Tue 24/11, 09:00-13:00" in (
         message.body
     )
 
@@ -174,7 +174,7 @@ def test_without_a_phone_the_confirmation_is_an_email(
     assert "Gentile Giovanni Bianchi" in message.body
     assert "martedì 24 novembre, nella fascia 09:00–13:00" in message.body
     assert "fino alle 18:00 di lunedì 23 novembre" in message.body
-    assert "RP12 3456 789I T" in message.body
+    assert "RP12 3456 789IT" in message.body
     assert message.body.count(link.url) == 1
     assert message.body_html is not None
     assert link.url in message.body_html
@@ -238,7 +238,7 @@ def test_i_was_at_home_is_forwarded_to_the_depot(
     depot = next(d for d in settings.depots if d.code == "MI01")
     (forward,) = email.sent
     assert forward.recipient == (depot.email or settings.company.email)
-    assert "RP12 3456 789I T" in (forward.subject or "")
+    assert "RP12 3456 789IT" in (forward.subject or "")
     assert comment in forward.body
     assert "09:30" in forward.body
     (confirmation,) = [m for m in sms.sent if m.outbox_id == confirmations(engine)[0]["id"]]

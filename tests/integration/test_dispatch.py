@@ -117,7 +117,7 @@ def test_an_italian_missed_delivery_email_arrives_complete(
     plain = mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     html = mail.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
     for part in (plain, html):
-        assert "RP12 3456 789I T" in part
+        assert "RP12 3456 789IT" in part
         assert "+39 02 1234 5678" in part
         assert "lun–ven 08:00–20:00" in part
         assert "martedì 24 novembre, 10:00–14:00" in part
@@ -261,7 +261,7 @@ def test_a_typographic_apostrophe_goes_out_as_one_gsm7_segment(
     assert world.tick(NOW) == {"sent": 1}
     (request,) = fake_twilio.requests
     assert (
-        request["Body"] == "Non siamo riusciti ad arrivare all'indirizzo: pacco RP12 3456 789I T."
+        request["Body"] == "Non siamo riusciti ad arrivare all'indirizzo: pacco RP12 3456 789IT."
     )
     row = next(r for r in world.outbox() if r["state"] == "sent")
     assert (row["encoding"], row["segments"]) == ("GSM-7", 1)

@@ -141,7 +141,7 @@ def test_a_rating_sent_through_the_link_is_stored_once_and_changeable_for_a_day(
     assert '<html lang="it">' in question.text
     assert "Com'è andata la consegna?" in html.unescape(question.text)
     assert question.text.count('type="submit" name="score"') == 5
-    assert "RP00 0000 001I T" in question.text  # which parcel, and nothing about who
+    assert "RP00 0000 001IT" in question.text  # which parcel, and nothing about who
 
     comment = "Puntuale e gentile\u202e, vedi https://evil.example/x"
     answered = service.rate(path, score="4", comment=comment)

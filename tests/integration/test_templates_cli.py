@@ -236,7 +236,7 @@ def test_preview_prints_an_sms_with_its_encoding_and_segments() -> None:
     assert code == 0, err
     text, summary = out.rstrip("\n").rsplit("\n", 1)
     assert text.startswith("Rapido Consegne: ")
-    assert "pacco RP00 4518 972I T" in text
+    assert "pacco RP00 4518 972IT" in text
     encoding = sms_encoding(text)
     assert summary == f"-- GSM-7, {encoding.segments} segments ({encoding.length} septets)"
     assert "sms/it/missed_delivery.txt" in err

@@ -273,7 +273,7 @@ def test_a_question_gets_the_parcels_status_and_link_in_italian(
     text = inbox.answer("dov'è il mio pacco?")
     assert text is not None
     assert re.search(
-        r"il pacco RP12 3456 789I T non è stato consegnato (oggi|\w+ \d+/\d+) alle", text
+        r"il pacco RP12 3456 789IT non è stato consegnato (oggi|\w+ \d+/\d+) alle", text
     )
     assert inbox.link_url() in text
     assert "dov" not in text  # never the recipient's own words back
@@ -287,7 +287,7 @@ def test_another_persons_parcel_is_never_told(inbox: Inbox, make_event: EventFac
     giovanni_link, maria_link = inbox.link_url(0), inbox.link_url(1)
     maria = inbox.answer("where is my parcel", sender=MARIA)
     assert maria is not None
-    assert "RP22 2222 222I T" in maria
+    assert "RP22 2222 222IT" in maria
     assert maria_link in maria
     assert "RP11" not in maria
     assert giovanni_link not in maria
@@ -356,7 +356,7 @@ def test_a_digit_the_sms_did_not_offer_is_answered_with_the_link(
     for digit in ("3", "7"):
         answer = inbox.answer(digit)
         assert answer is not None
-        assert f"{digit} non è una scelta possibile per il pacco RP12 3456 789I T" in answer
+        assert f"{digit} non è una scelta possibile per il pacco RP12 3456 789IT" in answer
         assert inbox.link_url() in answer
     assert inbox.rows(REBOOKINGS) == []
 

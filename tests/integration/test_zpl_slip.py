@@ -162,7 +162,7 @@ def test_the_label_scans_to_the_same_link_as_the_pdf_slip_and_stays_on_the_media
 
     # What the label says, from its field data.
     assert f"alle {local_time(event)} abbiamo provato" in field_with(zpl, "abbiamo provato").text
-    assert field_with(zpl, "RP12").text == "RP12 3456 789I T"
+    assert field_with(zpl, "RP12").text == "RP12 3456 789IT"
     assert field_with(zpl, "Niccolò").text == f"per {LONG_NAME}"
     code = slip.facts.short_code or ""
     assert field_with(zpl, code[:4]).text == f"{code[:4]} {code[4:]}"
@@ -202,7 +202,7 @@ def test_the_tracking_number_may_be_typed_as_printed(
     response = client.get("/api/v1/shipments/rp12 3456 789i t/slip.zpl", headers=AUTH)
 
     assert response.status_code == 200
-    assert field_with(response.text, "RP12").text == "RP12 3456 789I T"
+    assert field_with(response.text, "RP12").text == "RP12 3456 789IT"
 
 
 def test_without_a_valid_key_there_is_no_label(
@@ -396,7 +396,7 @@ def test_the_command_writes_the_label_with_the_same_link(
     (qr,) = qr_fields(label)
     # The same live link as the API's label (the command reads its own configuration).
     assert [q.data for q in qr_fields(served)] == [qr.data]
-    assert "RP12 3456 789I T" in [f.text for f in text_fields(label)]
+    assert "RP12 3456 789IT" in [f.text for f in text_fields(label)]
     narrow = runner.invoke(app, [*args, "--width-mm", "50", "--dpi", "300"], env=env)
     assert narrow.exit_code == 0, narrow.output
     assert out.read_text(encoding="utf-8") != label

@@ -74,7 +74,7 @@ def test_a_slot_is_one_event_in_utc(settings: Settings) -> None:
     assert found["DTSTAMP"] == "20261123T091230Z"
     assert found["DTSTART"] == "20261124T080000Z"  # 09:00 in Rome, winter time (UTC+1)
     assert found["DTEND"] == "20261124T120000Z"
-    assert unescape(found["SUMMARY"]) == "Consegna pacco RP12 3456 789I T"
+    assert unescape(found["SUMMARY"]) == "Consegna pacco RP12 3456 789IT"
 
 
 def test_lines_fold_at_75_octets_without_splitting_a_character(settings: Settings) -> None:

@@ -162,7 +162,7 @@ def test_an_override_directory_replaces_one_template(tmp_path: Path) -> None:
     context = build_context(FULL, settings=settings, locale="it", now=NOW)
     assert render_message(
         env, channel="sms", template="delivered", locale="it", context=context
-    ).body == ("Consegnato RP12 3456 789I T!")
+    ).body == ("Consegnato RP12 3456 789IT!")
     other = render_message(env, channel="sms", template="created", locale="it", context=context)
     assert "abbiamo ricevuto" in other.body
 
@@ -327,3 +327,20 @@ def test_a_next_attempt_whose_day_is_over_is_not_announced(settings: Settings) -
         FULL, settings=settings, locale="it", now=datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
     )
     assert on_the_day["next_attempt"] == "martedì 24 novembre, 10:00–14:00"
+
+
+@pytest.mark.parametrize(
+    ("number", "grouped"),
+    [
+        ("RP123456789IT", "RP12 3456 789IT"),  # S10: the country never split off
+        ("1Z999AA10123456784", "1Z99 9AA1 0123 4567 84"),
+        ("ABCDEFGHI", "ABCD EFGHI"),
+        ("ABCDEFGH", "ABCD EFGH"),
+        ("ABCDE", "ABCDE"),
+        ("ABC", "ABC"),
+    ],
+)
+def test_tracking_numbers_read_in_fours_without_a_lone_last_character(
+    number: str, grouped: str
+) -> None:
+    assert group_tracking(number) == grouped

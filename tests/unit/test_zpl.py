@@ -202,7 +202,7 @@ def test_it_says_what_happened_when_and_what_happens_next_in_italian(settings: S
         "non c'era nessuno."
     )
     assert field_with(zpl, "Riproveremo").text == "Riproveremo martedì 24 novembre, 10:00-14:00."
-    assert field_with(zpl, "RP12").text == "RP12 3456 789I T"
+    assert field_with(zpl, "RP12").text == "RP12 3456 789IT"
     assert field_with(zpl, "K7QM").text == "K7QM 3XRP"
     assert field_with(zpl, "rapido.example/r").text == "rapido.example/r"
     assert field_with(zpl, "+39").text == "+39 02 1234 5678"
@@ -248,7 +248,7 @@ def test_without_a_link_there_is_no_qr_code_and_no_code_to_type(settings: Settin
 
     assert qr_fields(zpl) == []
     assert "K7QM" not in zpl
-    assert field_with(zpl, "RP12").text == "RP12 3456 789I T"
+    assert field_with(zpl, "RP12").text == "RP12 3456 789IT"
 
 
 # --------------------------------------------------------------- characters and escaping
