@@ -203,9 +203,10 @@ def _sqlite(count: int) -> None:
         schema.upgrade(engine)
         engine.dispose()
         provider = stack.enter_context(running_provider())
+        # 8 sends in flight, as config.example.toml ships: the embedded default.
         config = write_worker_config(
             workdir / "config.toml", database_url=url, sms_url=provider.url, batch_size=50,
-            interval_seconds=5,
+            interval_seconds=5, concurrency=8,
         )  # fmt: skip
         env = {**worker_environment(provider.url), "NOTIFIER_API_KEY": API_KEY}
         port = _free_port()
