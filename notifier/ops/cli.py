@@ -8,10 +8,8 @@ the clock.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -19,12 +17,11 @@ import typer
 from rich.console import Console
 from sqlalchemy import Connection
 
-from notifier.config import Settings, load_settings
-from notifier.config.loading import find_config_path
-from notifier.config.option import ConfigOption
+from notifier.config import Settings
+from notifier.config.option import ConfigOption, command_failed, settings_or_exit
 from notifier.db import schema
 from notifier.db.engine import engine_from, read_transaction, write_transaction
-from notifier.errors import ConfigError, NotifierError
+from notifier.errors import NotifierError
 from notifier.ops.promises import callback_view, callbacks_text, figures_json, figures_text
 from notifier.ops.store import Which, callbacks, day_figures
 from notifier.rebooking.promise_store import mark_callback_done
@@ -42,20 +39,6 @@ DayOption = Annotated[
 DepotOption = Annotated[str | None, typer.Option(help="Only this depot's code.")]
 
 
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(find_config_path(config, os.environ))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}", markup=True, soft_wrap=True)
-        raise typer.Exit(2) from exc
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", soft_wrap=True, markup=False)
-    return typer.Exit(2)
-
-
 def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: bool) -> T:
     """`work(connection)` in one transaction on a database whose schema is current."""
     engine = engine_from(settings)
@@ -65,7 +48,7 @@ def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: 
         with transaction(engine) as connection:
             return work(connection)
     except NotifierError as exc:
-        raise _fail(str(exc)) from exc
+        raise command_failed(str(exc)) from exc
     finally:
         engine.dispose()
 
@@ -93,8 +76,8 @@ def list_callbacks(
     if ctx.invoked_subcommand is not None:
         return
     if due and overdue:
-        raise _fail("--due and --overdue: give one of them")
-    settings = _settings(config)
+        raise command_failed("--due and --overdue: give one of them")
+    settings = settings_or_exit(config)
     now = datetime.now(UTC)
     which: Which = "overdue" if overdue else "due" if due else "all"
     chosen: date | None = day.date() if day is not None else None
@@ -132,12 +115,12 @@ def mark_done(
     try:
         number = int(promise_id)
     except ValueError:
-        raise _fail(f"ID: must be a callback's number, not {promise_id!r}") from None
+        raise command_failed(f"ID: must be a callback's number, not {promise_id!r}") from None
     try:
         call = check_call(by, outcome, note)
     except CallbackRefusedError as exc:
-        raise _fail(str(exc)) from exc
-    settings = _settings(config)
+        raise command_failed(str(exc)) from exc
+    settings = settings_or_exit(config)
     now = datetime.now(UTC)
     state = _on_database(
         settings,
@@ -164,8 +147,8 @@ def promises(
     ones kept afterwards, counted in `broken` too.
     """
     if output_format not in ("text", "json"):
-        raise _fail(f"--format must be text or json, not {output_format!r}")
-    settings = _settings(config)
+        raise command_failed(f"--format must be text or json, not {output_format!r}")
+    settings = settings_or_exit(config)
     found = _on_database(
         settings,
         lambda connection: day_figures(connection, day=day.date(), depot=depot, settings=settings),

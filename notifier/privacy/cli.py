@@ -8,22 +8,19 @@ which is the answer the person asked for.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from sqlalchemy import Connection
 
-from notifier.config import Settings, load_settings
-from notifier.config.loading import find_config_path
-from notifier.config.option import ConfigOption
+from notifier.config import Settings
+from notifier.config.option import ConfigOption, command_failed, settings_or_exit
 from notifier.db import schema
 from notifier.db.engine import engine_from, read_transaction, write_transaction
-from notifier.errors import ConfigError, NotifierError
+from notifier.errors import NotifierError
 from notifier.privacy.erase import erase
 from notifier.privacy.export import export_json, held_about, holds_anything
 from notifier.privacy.person import Person, person_from
@@ -46,20 +43,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(privacy_app, name="privacy")
 
 
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(find_config_path(config, os.environ))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}", markup=True, soft_wrap=True)
-        raise typer.Exit(2) from exc
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"error: {message}", soft_wrap=True, markup=False)
-    return typer.Exit(2)
-
-
 def _person(settings: Settings, phone: str | None, email: str | None) -> tuple[Person, bytes]:
     """The person asked about, and the key their hash is made with (the secret key's)."""
     try:
@@ -68,7 +51,7 @@ def _person(settings: Settings, phone: str | None, email: str | None) -> tuple[P
         )
         return person, settings.link_key
     except NotifierError as exc:
-        raise _fail(str(exc)) from exc
+        raise command_failed(str(exc)) from exc
 
 
 def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: bool) -> T:
@@ -79,7 +62,7 @@ def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: 
         with transaction(engine) as connection:
             return work(connection)
     except NotifierError as exc:
-        raise _fail(str(exc)) from exc
+        raise command_failed(str(exc)) from exc
     finally:
         engine.dispose()
 
@@ -97,7 +80,7 @@ def erase_command(
 
     Statuses, times and counts stay. Running it again changes nothing.
     """
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     person, key = _person(settings, phone, email)
     now = datetime.now(UTC)
     counts = _on_database(
@@ -111,7 +94,7 @@ def export_command(
     phone: PhoneOption = None, email: EmailOption = None, config: ConfigOption = None
 ) -> None:
     """Print, as JSON, everything held about a person (an access request)."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     person, key = _person(settings, phone, email)
     report = _on_database(
         settings, lambda connection: held_about(connection, person, link_key=key), write=False
@@ -127,14 +110,14 @@ def export_command(
 def retention_command(config: ConfigOption = None) -> None:
     """Anonymise now the shipments final for longer than [privacy] retention_days (the
     daily job does the same)."""
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     engine = engine_from(settings)
     try:
         schema.ensure_current(engine)
         _ = settings.link_key  # the hash of an opt-out is made with it
         counts = apply_retention(engine, settings=settings, now=datetime.now(UTC))
     except NotifierError as exc:
-        raise _fail(str(exc)) from exc
+        raise command_failed(str(exc)) from exc
     finally:
         engine.dispose()
     _print_counts(counts)

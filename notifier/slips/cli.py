@@ -8,7 +8,6 @@ load it. The functions underneath take `now`; only these commands read the clock
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,12 +18,11 @@ from rich.console import Console
 from rich.progress import Progress
 from sqlalchemy import Connection
 
-from notifier.config import Settings, load_settings
-from notifier.config.loading import find_config_path
-from notifier.config.option import ConfigOption
+from notifier.config import Settings
+from notifier.config.option import ConfigOption, settings_or_exit
 from notifier.db import schema
 from notifier.db.engine import engine_from, read_transaction, write_transaction
-from notifier.errors import ConfigError, NotifierError
+from notifier.errors import NotifierError
 
 if TYPE_CHECKING:
     from notifier.slips.model import Layout, Slip
@@ -36,15 +34,6 @@ LayoutOption = Annotated[
     str, typer.Option(help="a6: one slip per A6 page; a4x4: four per A4 sheet, with cut marks.")
 ]
 OutputOption = Annotated[Path, typer.Option("--output", "-o", help="PDF file to write.")]
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(find_config_path(config, os.environ))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}", markup=True, soft_wrap=True)
-        raise typer.Exit(2) from exc
 
 
 def _usage(message: str) -> typer.Exit:
@@ -102,7 +91,7 @@ def slips(
         raise _usage("--reissue goes with --route-pack: only a route pack's links are reissued")
     if route_pack and depot is None:
         raise _usage("--route-pack needs --depot: a route pack is one depot's round")
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     now = datetime.now(UTC)
     if route_pack:
         assert depot is not None
@@ -209,7 +198,7 @@ def slip(
         raise _usage("--width-mm and --dpi are for --format zpl")
     _check_media(width_mm, dpi)
     chosen = _layout(layout)
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     now = datetime.now(UTC)
     found = _on_database(
         settings,

@@ -6,32 +6,20 @@ here: it imports this); the checks themselves load only when a command runs.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from notifier.config import Settings, load_settings
-from notifier.config.loading import find_config_path
-from notifier.config.option import ConfigOption
-from notifier.errors import ConfigError
+from notifier.config import Settings
+from notifier.config.option import ConfigOption, settings_or_exit
 from notifier.vocabulary import Channel, Reason
 
 templates_app = typer.Typer(
     help="Check and preview the SMS, email, slip and page templates.", no_args_is_help=True
 )
 err = Console(stderr=True, highlight=False)
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(find_config_path(config, os.environ))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(f"[red]error[/red] {problem}", markup=True, soft_wrap=True)
-        raise typer.Exit(2) from exc
 
 
 @templates_app.command("check")
@@ -49,7 +37,7 @@ def check(
     """
     from notifier.templatecheck.runner import check_templates
 
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     report = check_templates(settings)
     for line in report.lines(verbose=verbose):
         typer.echo(line)
@@ -88,7 +76,7 @@ def preview(
     if reason is not None and reason not in Reason.__members__:
         err.print(f"error: --reason must be one of {', '.join(Reason)}, not {reason!r}")
         raise typer.Exit(2)
-    settings = _settings(config)
+    settings = settings_or_exit(config)
     why = Reason(reason) if reason else None
     try:
         if chosen == "slip":

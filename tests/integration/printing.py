@@ -47,7 +47,9 @@ def tracking(n: int) -> str:
 
 
 def grouped(number: str) -> str:
-    return " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+    """An S10 number as the slips print it: RP00 0000 001IT (fours, the country kept whole)."""
+    assert len(number) == 13, f"not an S10 number: {number}"
+    return f"{number[:4]} {number[4:8]} {number[8:]}"
 
 
 class Depot:

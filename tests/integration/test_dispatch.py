@@ -260,9 +260,7 @@ def test_a_typographic_apostrophe_goes_out_as_one_gsm7_segment(
     )
     assert world.tick(NOW) == {"sent": 1}
     (request,) = fake_twilio.requests
-    assert (
-        request["Body"] == "Non siamo riusciti ad arrivare all'indirizzo: pacco RP12 3456 789IT."
-    )
+    assert request["Body"] == "Non siamo riusciti ad arrivare all'indirizzo: pacco RP12 3456 789IT."
     row = next(r for r in world.outbox() if r["state"] == "sent")
     assert (row["encoding"], row["segments"]) == ("GSM-7", 1)
 

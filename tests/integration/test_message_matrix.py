@@ -24,6 +24,7 @@ from notifier.rendering.environment import build_environment
 from notifier.sending.dispatch import Dispatcher
 from notifier.vocabulary import Reason
 from tests.conftest import TEST_SECRET_KEY
+from tests.integration.printing import grouped as printed_grouping
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Rome
@@ -154,7 +155,7 @@ def test_every_message_is_true_complete_and_fits(engine: Engine, settings: Setti
     problems = []
     for row in sent:
         body, where = row["body"], (row["template"], row["locale"], row["tracking_number"])
-        grouped = " ".join(row["tracking_number"][i : i + 4] for i in range(0, 13, 4))
+        grouped = printed_grouping(row["tracking_number"])
         if row["tracking_number"] not in body and grouped not in body:
             problems.append((where, "no tracking number"))
         if INVITES.search(body) and LINK not in body:

@@ -18,6 +18,7 @@ from notifier.slips.model import Slip, SlipKind
 from notifier.slips.pdf import render_slips_pdf
 from notifier.vocabulary import Status
 from tests.conftest import REPO, TEST_SECRET_KEY
+from tests.integration.printing import grouped as printed_grouping
 from tests.pdftools import need_tools, page_texts, qr_codes
 
 pytestmark = pytest.mark.slow
@@ -114,7 +115,7 @@ def test_they_still_say_everything_and_every_code_scans_at_100_dpi(
         assert "".join(RECIPIENT.split()) in squeezed, label
         assert "".join(SENDER.split()) in squeezed, label
         number = slip.facts.tracking_number
-        assert " ".join(number[i : i + 4] for i in range(0, len(number), 4)) in text, label
+        assert printed_grouping(number) in text, label
         assert ("K7MQ2XHP" if slip.facts.short_code else f"rapido.example/r/{TOKEN}") in squeezed
         assert "+39 02 1234 5678" in text, label
         italian = slip.locale == "it"

@@ -23,6 +23,7 @@ from notifier.ingest.checking import Incoming
 from notifier.rebooking import links
 from tests.conftest import make_settings
 from tests.integration.conftest import ClientFactory
+from tests.integration.printing import grouped as printed_grouping
 from tests.pdftools import need_tools, page_count, page_text, qr_codes
 
 ROME = ZoneInfo("Europe/Rome")
@@ -136,7 +137,7 @@ def test_a_days_batch_prints_every_open_missed_delivery_in_route_order(
         assert codes == [urls[number]], f"page {page}"
         # The token on the page opens that page's parcel.
         assert day.opens(codes[0]) == number, f"page {page}"
-        grouped = " ".join(number[i : i + 4] for i in range(0, len(number), 4))
+        grouped = printed_grouping(number)
         assert grouped in " ".join(page_text(pdf, page).split()), f"page {page}"
 
 

@@ -24,6 +24,7 @@ from notifier.slips.model import Slip
 from notifier.slips.pdf import render_slips_pdf
 from notifier.vocabulary import Reason, Status
 from tests.conftest import REPO, TEST_SECRET_KEY, make_settings
+from tests.integration.printing import grouped as printed_grouping
 from tests.pdftools import need_tools, page_texts
 
 pytestmark = pytest.mark.slow
@@ -137,7 +138,7 @@ def test_the_reflowed_slips_still_say_everything_they_must(
         assert settings.company.email in text, label
         assert TRUST[locale] in text, label
         tracking = facts.tracking_number
-        assert " ".join(tracking[i : i + 4] for i in range(0, len(tracking), 4)) in text, label
+        assert printed_grouping(tracking) in text, label
         assert ("K7MQ2XHP" if facts.short_code else f"rapido.example/r/{TOKEN}") in squeezed, label
         assert "10:49" in text, label
         assert ("23 settembre" if locale == "it" else "23 September") in text, label
