@@ -3,7 +3,7 @@ transport misbehaves, side by side; and the outbox's unique keys hold for rows w
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -76,7 +76,7 @@ def test_regional_and_unshipped_locales_book_and_one_tick_sends_everything(
         worker="w1",
     )
     # Past any quiet hours the missed-delivery messages were held for.
-    later = datetime.now(UTC) + timedelta(hours=13)
+    later = site.now + timedelta(hours=13)
 
     outcomes = dispatcher.run_once(later).outcomes
 
@@ -134,7 +134,7 @@ def test_a_row_that_keeps_raising_ends_dead_alone(
         templates=build_environment(settings),
         worker="w1",
     )
-    moment = datetime.now(UTC) + timedelta(hours=13)
+    moment = site.now + timedelta(hours=13)
     assert dispatcher.run_once(moment).outcomes["retry"] == 1
     assert dispatcher.run_once(moment + timedelta(days=1)).outcomes["dead"] == 1
     with read_transaction(engine) as connection:
@@ -147,8 +147,7 @@ def test_a_row_that_keeps_raising_ends_dead_alone(
 def test_the_same_message_without_an_event_is_queued_once(
     engine: Engine, make_client: ClientFactory
 ) -> None:
-    Site(engine, make_client)
-    now = datetime.now(UTC)
+    now = Site(engine, make_client).now
     with read_transaction(engine) as connection:
         shipment_id = connection.execute(select(SHIPMENTS.c.id)).scalar_one()
     for rebooking_id in (None, None):
