@@ -8,20 +8,15 @@ the clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from sqlalchemy import Connection
 
-from notifier.config import Settings
 from notifier.config.option import ConfigOption, command_failed, settings_or_exit
-from notifier.db import schema
-from notifier.db.engine import engine_from, read_transaction, write_transaction
-from notifier.errors import NotifierError
+from notifier.db.command import on_database
 from notifier.ops.promises import callback_view, callbacks_text, figures_json, figures_text
 from notifier.ops.store import Which, callbacks, day_figures
 from notifier.rebooking.promise_store import mark_callback_done
@@ -30,27 +25,12 @@ from notifier.vocabulary import PromiseState
 
 callbacks_app = typer.Typer(help="The callbacks recipients booked: list them, mark one done.")
 err = Console(stderr=True, highlight=False)
-T = TypeVar("T")
 
 DayOption = Annotated[
     datetime | None,
     typer.Option("--date", formats=["%Y-%m-%d"], help="Day of the windows (default: today)."),
 ]
 DepotOption = Annotated[str | None, typer.Option(help="Only this depot's code.")]
-
-
-def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: bool) -> T:
-    """`work(connection)` in one transaction on a database whose schema is current."""
-    engine = engine_from(settings)
-    try:
-        schema.ensure_current(engine)
-        transaction = write_transaction if write else read_transaction
-        with transaction(engine) as connection:
-            return work(connection)
-    except NotifierError as exc:
-        raise command_failed(str(exc)) from exc
-    finally:
-        engine.dispose()
 
 
 @callbacks_app.callback(invoke_without_command=True)
@@ -83,7 +63,7 @@ def list_callbacks(
     chosen: date | None = day.date() if day is not None else None
     if chosen is None and not overdue:
         chosen = now.astimezone(ZoneInfo(settings.company.timezone)).date()
-    found = _on_database(
+    found = on_database(
         settings,
         lambda connection: callbacks(
             connection, day=chosen, depot=depot, which=which, settings=settings, now=now
@@ -122,7 +102,7 @@ def mark_done(
         raise command_failed(str(exc)) from exc
     settings = settings_or_exit(config)
     now = datetime.now(UTC)
-    state = _on_database(
+    state = on_database(
         settings,
         lambda connection: mark_callback_done(connection, number, call=call, now=now),
         write=True,
@@ -149,7 +129,7 @@ def promises(
     if output_format not in ("text", "json"):
         raise command_failed(f"--format must be text or json, not {output_format!r}")
     settings = settings_or_exit(config)
-    found = _on_database(
+    found = on_database(
         settings,
         lambda connection: day_figures(connection, day=day.date(), depot=depot, settings=settings),
         write=False,

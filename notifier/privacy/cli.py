@@ -8,18 +8,17 @@ which is the answer the person asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import Connection
 
 from notifier.config import Settings
 from notifier.config.option import ConfigOption, command_failed, settings_or_exit
 from notifier.db import schema
-from notifier.db.engine import engine_from, read_transaction, write_transaction
+from notifier.db.command import on_database
+from notifier.db.engine import engine_from
 from notifier.errors import NotifierError
 from notifier.privacy.erase import erase
 from notifier.privacy.export import export_json, held_about, holds_anything
@@ -29,7 +28,6 @@ from notifier.privacy.scrub import Counts
 
 privacy_app = typer.Typer(help="Privacy: the retention of contact data.", no_args_is_help=True)
 err = Console(stderr=True, highlight=False)
-T = TypeVar("T")
 
 PhoneOption = Annotated[
     str | None, typer.Option("--phone", help="The person's number (E.164 or national form).")
@@ -54,19 +52,6 @@ def _person(settings: Settings, phone: str | None, email: str | None) -> tuple[P
         raise command_failed(str(exc)) from exc
 
 
-def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: bool) -> T:
-    engine = engine_from(settings)
-    try:
-        schema.ensure_current(engine)
-        transaction = write_transaction if write else read_transaction
-        with transaction(engine) as connection:
-            return work(connection)
-    except NotifierError as exc:
-        raise command_failed(str(exc)) from exc
-    finally:
-        engine.dispose()
-
-
 def _print_counts(counts: Counts) -> None:
     for name, count in sorted(counts.items()):
         typer.echo(f"{name}: {count}")
@@ -83,7 +68,7 @@ def erase_command(
     settings = settings_or_exit(config)
     person, key = _person(settings, phone, email)
     now = datetime.now(UTC)
-    counts = _on_database(
+    counts = on_database(
         settings, lambda connection: erase(connection, person, link_key=key, now=now), write=True
     )
     _print_counts(counts)
@@ -96,7 +81,7 @@ def export_command(
     """Print, as JSON, everything held about a person (an access request)."""
     settings = settings_or_exit(config)
     person, key = _person(settings, phone, email)
-    report = _on_database(
+    report = on_database(
         settings, lambda connection: held_about(connection, person, link_key=key), write=False
     )
     if not holds_anything(report):

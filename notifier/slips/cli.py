@@ -20,9 +20,7 @@ from sqlalchemy import Connection
 
 from notifier.config import Settings
 from notifier.config.option import ConfigOption, settings_or_exit
-from notifier.db import schema
-from notifier.db.engine import engine_from, read_transaction, write_transaction
-from notifier.errors import NotifierError
+from notifier.db.command import on_database
 
 if TYPE_CHECKING:
     from notifier.slips.model import Layout, Slip
@@ -256,20 +254,14 @@ def _write_label(
 
 
 def _on_database(settings: Settings, work: Callable[[Connection], T], *, write: bool) -> T:
-    """`work(connection)` in one transaction on a database whose schema is current."""
-    engine = engine_from(settings)
-    try:
-        schema.ensure_current(engine)
+    """`work(connection)` in one transaction on a current database, the key checked first."""
+
+    def keyed(connection: Connection) -> T:
         # Links are derived from the key: fail here, not halfway through a print run.
         _ = settings.link_key
-        transaction = write_transaction if write else read_transaction
-        with transaction(engine) as connection:
-            return work(connection)
-    except NotifierError as exc:
-        err.print(f"error: {exc}", soft_wrap=True, markup=False)
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
+        return work(connection)
+
+    return on_database(settings, keyed, write=write)
 
 
 def _layout(value: str) -> Layout:
