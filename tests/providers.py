@@ -147,6 +147,9 @@ class FakeTwilio:
     # When set, every POST waits here before it is answered: N parties prove that N
     # sends were in flight at once (a broken barrier fails the request with a 500).
     gate: threading.Barrier | None = None
+    # POSTs being answered now, and the most there ever were at once.
+    in_flight: int = 0
+    peak_in_flight: int = 0
 
     @staticmethod
     def sid(n: int) -> str:
@@ -188,6 +191,16 @@ def _fake_handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+            with fake.lock:
+                fake.in_flight += 1
+                fake.peak_in_flight = max(fake.peak_in_flight, fake.in_flight)
+            try:
+                self._answer_post(form)
+            finally:
+                with fake.lock:
+                    fake.in_flight -= 1
+
+        def _answer_post(self, form: dict[str, str]) -> None:
             if fake.gate is not None:
                 try:
                     fake.gate.wait()

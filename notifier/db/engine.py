@@ -31,20 +31,28 @@ def normalise_url(url: str) -> URL:
 
 PG_CONNECT_TIMEOUT_SECONDS = 10
 DEFAULT_POOL_SIZE = 5  # SQLAlchemy's own
-# Beyond the sends in flight: a claim, the scheduler's other jobs, a web request or two.
+# Beyond the send threads: a claim, the scheduler's other jobs, a web request or two.
 SPARE_CONNECTIONS = 4
+
+
+def send_threads(concurrency: int) -> int:
+    """The threads a worker sends with: `concurrency` of them at the provider at once, and
+    a quarter more, so that a thread composing the next message or recording its last
+    one's outcome does not hold a provider slot (sending/dispatch.py)."""
+    return concurrency + -(-concurrency // 4) if concurrency > 1 else 1
 
 
 def engine_from(settings: Settings) -> Engine:
     """The service's engine: its URL and its timeouts from [database]."""
     database = settings.database
-    # Each send in flight records its outcome on a connection of its own, beside the
-    # claims, the other jobs and the web: the pool's steady size follows the concurrency.
+    # Each send thread records its outcomes on a connection of its own, beside the claims,
+    # the other jobs and the web: the pool's steady size follows the concurrency.
+    threads = send_threads(settings.dispatch.concurrency)
     return make_engine(
         database.url,
         lock_timeout_seconds=database.lock_timeout_seconds,
         statement_timeout_seconds=database.statement_timeout_seconds,
-        pool_size=max(DEFAULT_POOL_SIZE, settings.dispatch.concurrency + SPARE_CONNECTIONS),
+        pool_size=max(DEFAULT_POOL_SIZE, threads + SPARE_CONNECTIONS),
     )
 
 

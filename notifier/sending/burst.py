@@ -2,8 +2,9 @@
 
 While one batch is being sent the next is claimed and read, so a worker with N sends in
 flight keeps N busy across batches, not only inside one. At most two batches are leased
-at once, and only the sends in flight (one per thread) can be at the provider unrecorded:
-a worker's death duplicates no more than before.
+at once, and only what the send threads hold (one row each: at the provider, or accepted
+and being recorded) can have been sent unrecorded: a worker's death duplicates no more
+than it has threads.
 """
 
 from __future__ import annotations

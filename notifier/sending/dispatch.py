@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from notifier import metrics
 from notifier.channels.base import OutgoingMessage, SendResult, Transport
 from notifier.config import Settings
+from notifier.db.engine import send_threads
 from notifier.errors import NotifierError, PermanentChannelError, TemporaryChannelError
 from notifier.outbox.rows import ClaimedRow
 from notifier.sending import settle
@@ -64,12 +66,11 @@ class Dispatcher:
         self.concurrency = concurrency or settings.dispatch.concurrency
         # Threads, not asyncio: the Twilio client (requests) and smtplib block, and a
         # send is mostly a wait on the provider, which a thread spends without the GIL.
-        # Each thread records its row's outcome on a pooled connection of its own.
-        self._pool = (
-            ThreadPoolExecutor(self.concurrency, thread_name_prefix="send")
-            if self.concurrency > 1
-            else None
-        )
+        # A quarter more threads than provider slots: one composing or recording (on a
+        # connection of its own) leaves its slot to a thread with a message ready.
+        threads = send_threads(self.concurrency)
+        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="send") if threads > 1 else None
+        self._at_provider = threading.BoundedSemaphore(self.concurrency)
 
     @property
     def concurrent(self) -> bool:
@@ -166,7 +167,8 @@ class Dispatcher:
         if pacer is not None and (later := pacer.wait_turn()) is not None:
             return self.record.paced(message, now, later)
         try:
-            result = _send_timed(self.channels[composed.outgoing.channel], composed.outgoing)
+            with self._at_provider:  # at most `concurrency` calls in flight
+                result = _send_timed(self.channels[composed.outgoing.channel], composed.outgoing)
         except TemporaryChannelError as exc:
             if pacer is not None and exc.slow_down:
                 pacer.hold_back()

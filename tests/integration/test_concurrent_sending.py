@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 
 from notifier.config import Settings
 from notifier.db import schema
-from notifier.db.engine import make_engine
+from notifier.db.engine import make_engine, send_threads
 from notifier.db.tables import OUTBOX
 from notifier.ingest.batches import ingest
 from notifier.ingest.checking import Incoming
@@ -85,6 +85,29 @@ def test_one_worker_keeps_several_sends_in_flight(engine: Engine, fake_twilio: F
     assert dict(stats.outcomes) == {"sent": 4}
     assert sorted(r["To"] for r in fake_twilio.requests) == [f"+39333{n:07d}" for n in range(1, 5)]
     assert states(engine) == {"sent": 4}
+
+
+def test_never_more_sends_at_the_provider_than_the_concurrency(
+    engine: Engine, fake_twilio: FakeTwilio
+) -> None:
+    """A worker has more threads than provider slots (one composing or recording leaves
+    its slot to the next): the slots, not the threads, bound what is in flight."""
+    settings = settings_for(engine, fake_twilio, concurrency=3)
+    now = datetime.now(UTC)
+    store(engine, settings, [missed(n, now) for n in range(1, 31)], now)
+    # Every request waits for two more: each round proves three at once, and a fourth
+    # thread's request, were it let through, would arrive while they wait.
+    fake_twilio.gate = threading.Barrier(3, timeout=20)
+    dispatcher = build_dispatcher(settings, engine)
+    try:
+        assert send_threads(3) == 4
+        stats = dispatcher.run_once(now)
+    finally:
+        dispatcher.close()
+    assert dict(stats.outcomes) == {"sent": 30}
+    assert fake_twilio.peak_in_flight == 3
+    assert len(fake_twilio.requests) == 30
+    assert states(engine) == {"sent": 30}
 
 
 def test_the_next_batch_is_claimed_while_the_last_is_still_sending(
