@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine, select
 
 from notifier.config import Settings
@@ -29,8 +25,9 @@ from notifier.ingest.checking import Incoming
 from notifier.rebooking import links
 from notifier.web.app import create_app
 from notifier.web.guards import RateLimiter
+from tests.browser.serving import served
 from tests.conftest import BASE_CONFIG, REPO, make_settings, require
-from tests.integration.conftest import free_port, wait_until
+from tests.integration.conftest import free_port
 
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
@@ -96,14 +93,6 @@ class LiveSite:
         return live[shipment].token
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return bool(answer.status == 200)
-    except (urllib.error.URLError, ConnectionError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     """One server per module on a migrated SQLite file of its own."""
@@ -116,20 +105,14 @@ def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     company = {**BASE_CONFIG["company"], "rebooking_base_url": f"{base}/r/"}
     settings = make_settings(url, company=company, web={"public_base_url": base})
     app = create_app(settings, engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
+    # Every page of every test comes from 127.0.0.1: one household's per-client budget
+    # is not what these tests are about (test_rebook_pages covers it).
+    app.state.rebook_limits["client"] = RateLimiter(limit=100_000, window=60.0)
     try:
-        wait_until(lambda: thread.is_alive() and _answers(f"{base}/healthz"), what="/healthz")
-        # Every page of every test comes from 127.0.0.1: one household's per-client
-        # budget is not what these tests are about (test_rebook_pages covers it).
-        app.state.rebook_limits["client"] = RateLimiter(limit=100_000, window=60.0)
-        yield LiveSite(engine, settings, port)
+        with served(app, port):
+            yield LiveSite(engine, settings, port)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         engine.dispose()
-    assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture(scope="session")

@@ -3,36 +3,25 @@ downloads and on a bad date, no sideways scrolling, 44 px links, and the day mov
 
 from __future__ import annotations
 
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from notifier.db import schema
 from notifier.db.engine import make_engine
 from notifier.ops.promises import day_text
 from notifier.web.app import create_app
+from tests.browser.serving import served
 from tests.browser.test_unsubscribe_page import check_axe
-from tests.integration.conftest import free_port, wait_until
+from tests.integration.conftest import free_port
 from tests.integration.printing import OPS_PASSWORD, Depot
 
 pytestmark = pytest.mark.slow
 
 WIDTH = 390
 PHONE = {"viewport": {"width": WIDTH, "height": 844}, "is_mobile": True, "has_touch": True}
-
-
-def _up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return bool(answer.status == 200)
-    except (urllib.error.URLError, ConnectionError):
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +36,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Depot]
         depot.event(2, "OUT_FOR_DELIVERY", route_stop=2),
         depot.event(3, "DELIVERY_ATTEMPTED", reason="RECIPIENT_ABSENT"),
     )
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(depot.settings, engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
     try:
-        wait_until(lambda: thread.is_alive() and _up(f"{base}/healthz"), what="/healthz")
-        yield base, depot
+        with served(create_app(depot.settings, engine=engine), free_port()) as base:
+            yield base, depot
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         engine.dispose()
-    assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture

@@ -5,20 +5,18 @@ depot, an unknown depot), the callbacks page (all, still to call, overdue)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from notifier.db import schema
 from notifier.db.engine import make_engine
 from notifier.web.app import create_app
-from tests.browser.test_ops_index_page import _up
+from tests.browser.serving import served
 from tests.browser.test_unsubscribe_page import check_axe
-from tests.integration.conftest import free_port, wait_until
+from tests.integration.conftest import free_port
 from tests.integration.printing import OPS_PASSWORD
 from tests.integration.test_ops_dashboard import NOW, TODAY, Day, seed
 
@@ -60,20 +58,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     schema.upgrade(engine)
     day = Day(engine)
     seed(day)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     app = create_app(day.settings, engine=engine, clock=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
     try:
-        wait_until(lambda: thread.is_alive() and _up(f"{base}/healthz"), what="/healthz")
-        yield base
+        with served(app, free_port()) as base:
+            yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         engine.dispose()
-    assert not thread.is_alive(), "uvicorn did not stop"
 
 
 def _context(chromium: Any, width: int) -> Any:

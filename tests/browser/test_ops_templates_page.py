@@ -4,21 +4,18 @@ scrolling on the phone, and the emails' own styles applied under the page's real
 
 from __future__ import annotations
 
-import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from notifier.db import schema
 from notifier.db.engine import make_engine
 from notifier.site import build_site
+from tests.browser.serving import served
 from tests.browser.test_unsubscribe_page import check_axe
-from tests.integration.conftest import free_port, wait_until
+from tests.integration.conftest import free_port
 from tests.integration.printing import OPS_PASSWORD, Depot
 
 pytestmark = pytest.mark.slow
@@ -30,34 +27,18 @@ SCREENS = {
 CREDENTIALS = {"username": "ops", "password": OPS_PASSWORD}
 
 
-def _up(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as answer:
-            return bool(answer.status == 200)
-    except (urllib.error.URLError, ConnectionError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """build_site on config.example.toml, served on a loopback port, its page built once."""
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('gallery') / 'notifier.db'}")
     schema.upgrade(engine)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     app = build_site(Depot(engine).settings, engine=engine)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
     try:
-        wait_until(lambda: thread.is_alive() and _up(f"{base}/healthz"), what="/healthz")
-        app.state.template_overview.get(app.state.settings)  # the first build takes seconds
-        yield base
+        with served(app, free_port()) as base:
+            app.state.template_overview.get(app.state.settings)  # the first build takes seconds
+            yield base
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         engine.dispose()
-    assert not thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture(params=list(SCREENS))

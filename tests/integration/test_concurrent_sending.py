@@ -70,19 +70,26 @@ def states(engine: Engine) -> dict[str, int]:
         return {str(state): int(count) for state, count in connection.execute(query)}
 
 
-def test_one_worker_keeps_several_sends_in_flight(engine: Engine, fake_twilio: FakeTwilio) -> None:
-    settings = settings_for(engine, fake_twilio, concurrency=4)
+def send_gated(
+    engine: Engine, fake_twilio: FakeTwilio, *, concurrency: int, messages: int
+) -> dict[str, int]:
+    """`messages` missed deliveries sent in one batch by a worker with `concurrency` sends
+    in flight, through a provider that answers a request only once `concurrency` wait."""
+    settings = settings_for(engine, fake_twilio, concurrency=concurrency)
     now = datetime.now(UTC)
-    store(engine, settings, [missed(n, now) for n in range(1, 5)], now)
-    # The provider answers none until four requests wait at once: one at a time would
-    # break the barrier after its timeout, and every send would fail.
-    fake_twilio.gate = threading.Barrier(4, timeout=20)
+    store(engine, settings, [missed(n, now) for n in range(1, messages + 1)], now)
+    fake_twilio.gate = threading.Barrier(concurrency, timeout=20)
     dispatcher = build_dispatcher(settings, engine)
     try:
-        stats = dispatcher.run_once(now)
+        return dict(dispatcher.run_once(now).outcomes)
     finally:
         dispatcher.close()
-    assert dict(stats.outcomes) == {"sent": 4}
+
+
+def test_one_worker_keeps_several_sends_in_flight(engine: Engine, fake_twilio: FakeTwilio) -> None:
+    # The provider answers none until four requests wait at once: one at a time would
+    # break the barrier after its timeout, and every send would fail.
+    assert send_gated(engine, fake_twilio, concurrency=4, messages=4) == {"sent": 4}
     assert sorted(r["To"] for r in fake_twilio.requests) == [f"+39333{n:07d}" for n in range(1, 5)]
     assert states(engine) == {"sent": 4}
 
@@ -92,19 +99,10 @@ def test_never_more_sends_at_the_provider_than_the_concurrency(
 ) -> None:
     """A worker has more threads than provider slots (one composing or recording leaves
     its slot to the next): the slots, not the threads, bound what is in flight."""
-    settings = settings_for(engine, fake_twilio, concurrency=3)
-    now = datetime.now(UTC)
-    store(engine, settings, [missed(n, now) for n in range(1, 31)], now)
+    assert send_threads(3) == 4
     # Every request waits for two more: each round proves three at once, and a fourth
     # thread's request, were it let through, would arrive while they wait.
-    fake_twilio.gate = threading.Barrier(3, timeout=20)
-    dispatcher = build_dispatcher(settings, engine)
-    try:
-        assert send_threads(3) == 4
-        stats = dispatcher.run_once(now)
-    finally:
-        dispatcher.close()
-    assert dict(stats.outcomes) == {"sent": 30}
+    assert send_gated(engine, fake_twilio, concurrency=3, messages=30) == {"sent": 30}
     assert fake_twilio.peak_in_flight == 3
     assert len(fake_twilio.requests) == 30
     assert states(engine) == {"sent": 30}
