@@ -27,6 +27,7 @@ from notifier.rendering.context import (
 from notifier.rendering.environment import render_message
 from notifier.rendering.smstext import sms_encoding
 from notifier.shipments import EventRecord, ShipmentRecord
+from notifier.urls import FEEDBACK_PATH, public_url
 from notifier.vocabulary import Channel, ContactKind, ContactPoint
 
 
@@ -77,12 +78,14 @@ def compose(
     text = render_message(
         templates, channel=channel, template=message.template, locale=language, context=context
     )
+    secrets = _secrets(settings, link, feedback_url)
     stored: dict[str, Any] = {
         "subject": text.subject,
-        "body": text.body,
-        "body_html": text.body_html,
+        "body": without_secrets(text.body, secrets),
+        "body_html": without_secrets(text.body_html, secrets),
     }
     if channel == Channel.SMS:
+        # Counted on the text as sent, not as kept.
         encoding = sms_encoding(text.body)
         stored |= {"encoding": encoding.encoding, "segments": encoding.segments}
     outgoing = OutgoingMessage(
@@ -96,6 +99,29 @@ def compose(
         unsubscribe_url=unsubscribe_url if offers_unsubscribe(message) else None,
     )
     return Composed(outgoing, stored)
+
+
+# What the outbox keeps in place of a link's token or typed code (GSM-7, like the SMS).
+WITHHELD = "(withheld)"
+
+
+def without_secrets(text: str | None, secrets: Sequence[str]) -> str | None:
+    """The text as the outbox keeps it: each link's token and typed code replaced by
+    WITHHELD. The links' own tables keep only salts and hashes; the message as sent must
+    not undo that, or a copy of the database (a backup, an export) would open every
+    recipient's rebooking and rating pages."""
+    if text is None:
+        return None
+    for secret in secrets:
+        text = text.replace(secret, WITHHELD)
+    return text
+
+
+def _secrets(settings: Settings, link: Link | None, feedback_url: str | None) -> list[str]:
+    secrets = [link.token, link.code] if link is not None else []
+    if feedback_url is not None:
+        secrets.append(feedback_url.removeprefix(public_url(settings, FEEDBACK_PATH)))
+    return secrets
 
 
 def offers_unsubscribe(message: ClaimedRow) -> bool:

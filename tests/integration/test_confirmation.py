@@ -18,6 +18,7 @@ from notifier.rebooking import choices, links
 from notifier.rebooking import store as rebooking
 from notifier.rebooking.choices import Choice
 from notifier.rendering.environment import build_environment
+from notifier.sending.compose import WITHHELD
 from notifier.sending.dispatch import Dispatcher
 from notifier.shipments import ShipmentRecord
 from tests.conftest import EventFactory, make_settings
@@ -143,7 +144,8 @@ def test_a_booked_slot_is_confirmed_by_sms_in_italian(
     assert "+39 02 1234 5678" in message.body
     (row,) = confirmations(engine)
     assert (row["purpose"], row["rebooking_id"]) == ("rebooking_confirmed", booked.id)
-    assert (row["state"], row["encoding"], row["body"]) == ("sent", "GSM-7", message.body)
+    kept = message.body.replace(link.token, WITHHELD)  # no working link in the database
+    assert (row["state"], row["encoding"], row["body"]) == ("sent", "GSM-7", kept)
     assert row["segments"] <= 2
 
 

@@ -18,13 +18,14 @@ from sqlalchemy import Engine, select
 
 from notifier.config import Settings
 from notifier.db.engine import engine_from, read_transaction
-from notifier.db.tables import FEEDBACK, FEEDBACK_LINKS
+from notifier.db.tables import FEEDBACK, FEEDBACK_LINKS, OUTBOX
 from notifier.feedback.links import hash_token
 from notifier.feedback.store import feedback_summary
 from notifier.feedback.summary import FeedbackComment
 from notifier.ingest.batches import ingest
 from notifier.ingest.checking import Incoming
 from notifier.rendering.environment import build_environment
+from notifier.sending.compose import WITHHELD
 from notifier.sending.dispatch import Dispatcher
 from notifier.vocabulary import Channel
 from notifier.web.app import create_app
@@ -133,6 +134,11 @@ def test_a_rating_sent_through_the_link_is_stored_once_and_changeable_for_a_day(
     body = service.delivered(make_event)
     assert "Com'è andata la consegna? Dai un voto: " + ORIGIN + "/f/" in body
     path = link_path(body)
+    # The outbox keeps the message but not the link's token.
+    with read_transaction(service.engine) as connection:
+        query = select(OUTBOX.c.body).where(OUTBOX.c.purpose == "delivered")
+        kept = connection.execute(query).scalar_one()
+    assert kept == body.replace(path, "/f/" + WITHHELD)
 
     question = service.page(path)
     assert question.status_code == 200

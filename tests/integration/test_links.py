@@ -22,6 +22,7 @@ from notifier.ingest.checking import Incoming
 from notifier.rebooking import links
 from notifier.rebooking.links import CODE_ALPHABET, Link
 from notifier.rendering.environment import build_environment
+from notifier.sending.compose import WITHHELD
 from notifier.sending.dispatch import Dispatcher
 from tests.conftest import EventFactory, make_settings
 
@@ -223,10 +224,43 @@ def test_the_missed_delivery_sms_carries_the_slips_link(
     assert dispatcher.run_once(NOW).outcomes == {"sent": 1}
     (message,) = sms.sent
     assert link.url in message.body
+    # The outbox keeps the message as sent but for the link's token: the database holds
+    # no link that works (a backup, an export) beyond the links' salts and hashes.
     with engine.connect() as connection:
         sent = select(OUTBOX.c.body).where(OUTBOX.c.state == "sent")
         body = connection.execute(sent).scalar_one()
-    assert link.url in body
+    assert link.token not in body
+    assert body == message.body.replace(link.token, WITHHELD)
+    assert link.url.replace(link.token, WITHHELD) in body
+
+
+def test_the_outbox_keeps_no_token_nor_code_of_an_email(
+    engine: Engine, settings: Settings, make_event: EventFactory
+) -> None:
+    recipient = {"name": "Maria Teresa Castiglioni", "email": "mt.castiglioni@example.it"}
+    store(engine, settings, attempt(make_event, recipient=recipient))
+    (link,) = live(engine, settings).values()
+    email = Recording("email")
+    dispatcher = Dispatcher(
+        engine=engine,
+        settings=settings,
+        channels={"sms": Recording("sms"), "email": email},
+        templates=build_environment(settings),
+        worker="w1",
+    )
+    assert dispatcher.run_once(NOW).outcomes == {"sent": 1}
+    (message,) = email.sent
+    assert message.body_html is not None
+    for sent in (message.body, message.body_html):
+        assert link.token in sent
+        assert link.code in sent  # the footer's "or enter the code ..."
+    with engine.connect() as connection:
+        query = select(OUTBOX.c.body, OUTBOX.c.body_html).where(OUTBOX.c.state == "sent")
+        kept = connection.execute(query).one()
+    for stored, sent in ((kept.body, message.body), (kept.body_html, message.body_html)):
+        assert link.token not in stored
+        assert link.code not in stored
+        assert stored == sent.replace(link.token, WITHHELD).replace(link.code, WITHHELD)
 
 
 def test_short_codes_skip_ones_already_taken(
