@@ -43,3 +43,8 @@ def configure_logging(log_format: str) -> None:
     # The Twilio client logs every request's method, URL and headers at INFO: a dozen
     # lines a message, saying nothing the dispatch log does not. Warnings still show.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+    # APScheduler's executor logs two lines at INFO for every run of every job (the send
+    # loop's safety net, the heartbeat, the inbox watch: dozens a minute), drowning what
+    # the jobs themselves say. A job that fails or misses its time still shows (ERROR,
+    # WARNING).
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)

@@ -8,16 +8,19 @@ import json
 import logging
 import logging.config
 import sys
+import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from notifier import paths
 from notifier.config import load_settings
 from notifier.errors import ConfigError
-from notifier.jsonlog import JsonFormatter
+from notifier.jsonlog import JsonFormatter, configure_logging
 from notifier.web.access_log import uvicorn_log_config
 
 TOKEN = "Hq3xL0fE6yYbqj2m9k0aBw"
@@ -106,3 +109,44 @@ def test_the_format_comes_from_the_file_or_the_environment(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as caught:
         load_settings(example, env={"NOTIFIER_LOG_FORMAT": "xml"})
     assert "logging.format" in str(caught.value.problems[0])
+
+
+@pytest.fixture
+def service_logging() -> Iterator[None]:
+    """The process's logging as `notifier run` sets it up, put back afterwards."""
+    quietened = ("twilio.http_client", "apscheduler.executors.default")
+    configure_logging("text")
+    yield
+    for name in quietened:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+def test_the_scheduler_says_only_what_went_wrong(
+    service_logging: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A job that runs says nothing of APScheduler's own (two lines a run, dozens a
+    minute in `notifier run`); one that raises is logged with its error."""
+    ran, failed = threading.Event(), threading.Event()
+
+    def fine() -> None:
+        ran.set()
+
+    def broken() -> None:
+        failed.set()
+        raise RuntimeError("the inbox folder is gone")
+
+    caplog.set_level(logging.INFO)
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(fine, "date", run_date=datetime.now(UTC), id="fine")
+    scheduler.add_job(broken, "date", run_date=datetime.now(UTC), id="broken")
+    scheduler.start()
+    try:
+        assert ran.wait(timeout=10)
+        assert failed.wait(timeout=10)
+    finally:
+        scheduler.shutdown(wait=True)  # the runs, and what the executor logs of them, done
+    executor = [r for r in caplog.records if r.name == "apscheduler.executors.default"]
+    assert [r.levelno for r in executor] == [logging.ERROR]
+    assert "broken" in executor[0].getMessage()
+    assert executor[0].exc_info is not None
+    assert "the inbox folder is gone" in str(executor[0].exc_info[1])
