@@ -311,6 +311,31 @@ def test_a_message_invites_a_choice_only_while_one_counts(
     assert (context["can_choose"], context["choose_by"]) == (can_choose, choose_by)
 
 
+@pytest.mark.parametrize(
+    ("locale", "that_day"), [("it", "Se quel giorno"), ("en", "If you will not be in that day")]
+)
+def test_we_have_your_parcel_speaks_of_that_day_only_when_it_names_one(
+    settings: Settings, locale: str, that_day: str
+) -> None:
+    """Without an expected day, "if you will not be in that day" points at nothing."""
+    environment = build_environment(settings)
+    created = dataclasses.replace(FULL, status=Status.CREATED, reason=None)
+    undated = dataclasses.replace(created, estimated_delivery=None)
+    bodies = {}
+    for name, facts in (("dated", created), ("undated", undated)):
+        context = build_context(facts, settings=settings, locale=locale, now=NOW)
+        assert context["can_choose"]
+        bodies[name] = render_message(
+            environment, channel=Channel.EMAIL, template="created", locale=locale, context=context
+        ).body
+    assert that_day in bodies["dated"]
+    assert "24" in bodies["dated"].split(that_day)[0]  # the day is named before it
+    assert that_day not in bodies["undated"]
+    assert ("giorno" if locale == "it" else "another day") in bodies["undated"]
+    assert FULL.rebooking_url is not None
+    assert FULL.rebooking_url in bodies["undated"]
+
+
 def test_a_next_attempt_whose_day_is_over_is_not_announced(settings: Settings) -> None:
     two_days_later = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     context = build_context(FULL, settings=settings, locale="it", now=two_days_later)
