@@ -87,6 +87,8 @@ def test_every_template_renders_in_both_languages(
     grouped = group_tracking(facts.tracking_number)
     assert grouped in sms.body or facts.tracking_number in sms.body
     assert "+39 02 1234 5678" in sms.body
+    # Someone waiting for two parcels tells the emails apart in the inbox, unopened.
+    assert grouped in (email.subject or "")
     assert grouped in email.body
     assert "+39 02 1234 5678" in email.body
     hours = {"it": "lun–ven 08:00–20:00", "en": "Mon–Fri 08:00–20:00"}[locale]
