@@ -1,4 +1,5 @@
-"""Web page templates: the rebooking pages and the index, rendered in every language."""
+"""Web page templates: the rebooking pages, the rating pages and the index, rendered in
+every language."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from jinja2 import Environment
 from notifier.config import Settings
 from notifier.locales import SHIPPED_LANGUAGES
 from notifier.rendering.context import format_hours
+from notifier.templatecheck.feedbacksamples import FEEDBACK_PAGES, feedback_samples
 from notifier.templatecheck.findings import Finding, Report, Severity
 from notifier.templatecheck.htmlcheck import html_findings, tag_outline
 from notifier.templatecheck.language import foreign_word_findings, name_forms
@@ -27,8 +29,19 @@ _TAG = re.compile(r"<[^>]*>")
 INDEX = "web/index.html"
 
 
-def wording_name(lang: str) -> str:
-    return f"web/rebook/{lang}.html"
+# Each family of pages: its folder, its pages, and the alias its wording is imported as.
+FAMILIES = (("rebook", PAGES, "t"), ("feedback", FEEDBACK_PAGES, "f"))
+
+
+def wording_name(lang: str, family: str = "rebook") -> str:
+    return f"web/{family}/{lang}.html"
+
+
+def _samples(settings: Settings, lang: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(template, what, context): the rebooking pages', then the rating pages'."""
+    rebook = [(f"web/rebook/{p}.html", w, c) for p, w, c in page_samples(settings, lang)]
+    rating = [(f"web/feedback/{p}.html", w, c) for p, w, c in feedback_samples(settings, lang)]
+    return rebook + rating
 
 
 @dataclass(slots=True)
@@ -40,7 +53,7 @@ class PageCheck:
     layouts: set[str] = field(default_factory=set)
 
     def run(self) -> None:
-        samples = {lang: list(page_samples(self.settings, lang)) for lang in SHIPPED_LANGUAGES}
+        samples = {lang: _samples(self.settings, lang) for lang in SHIPPED_LANGUAGES}
         known: Shape = None
         for found in samples.values():
             for _, _, context in found:
@@ -51,8 +64,10 @@ class PageCheck:
         self._sources(known)
         names = name_forms(self.env, proper_names(self.settings))
         for lang, found in samples.items():
-            for page, what, context in found:
-                self._render(f"web/rebook/{page}.html", lang, context, f"{page}, {what}", names)
+            for name, what, context in found:
+                # "parcel, open ..." for a rebooking page, "feedback/question, ..." for a rating.
+                page = name.removeprefix("web/rebook/").removeprefix("web/").removesuffix(".html")
+                self._render(name, lang, context, f"{page}, {what}", names)
             self._render(INDEX, lang, self._index_context(lang), "index", names)
 
     def _index_context(self, lang: str) -> dict[str, Any]:
@@ -63,9 +78,27 @@ class PageCheck:
         return {"company": company, "company_hours": hours, "lang": lang, "phone_e164": e164}
 
     def _sources(self, known: dict[str, Any]) -> None:
+        aliases: dict[str, Sequence[tuple[str | None, Shape]]] = {
+            alias: self._wording(family) for family, _, alias in FAMILIES
+        }
+        aliases["c"] = [(None, known.get("current_view"))]
+        pages = [f"web/{family}/{page}.html" for family, names, _ in FAMILIES for page in names]
+        pages.append(INDEX)
+        for name in dict.fromkeys(n for page in pages for n in self.files.closure(self.env, page)):
+            self.report.files.add(name)
+            source = self.files.source(name)
+            if source is None:
+                self.report.add(Finding(name, None, None, Severity.ERROR, "missing: a web page"))
+                continue
+            self.report.extend(
+                check_names(self.env, name, source=source, known=known, aliases=aliases)
+            )
+
+    def _wording(self, family: str) -> list[tuple[str | None, Shape]]:
+        """Each language's wording module of a family of pages, checked, with its shape."""
         wording: list[tuple[str | None, Shape]] = []
         for lang in SHIPPED_LANGUAGES:
-            name = wording_name(lang)
+            name = wording_name(lang, family)
             self.report.files.add(name)
             source = self.files.source(name)
             if source is None:
@@ -78,20 +111,7 @@ class PageCheck:
                 wording.append((name, shape_of(self.env.get_template(name).module)))
             except Exception as exc:  # reported like any rendering failure
                 self.report.add(error_finding(exc, self.files, rendering=name, sample="import"))
-        aliases: dict[str, Sequence[tuple[str | None, Shape]]] = {
-            "t": wording,
-            "c": [(None, known.get("current_view"))],
-        }
-        pages = [*(f"web/rebook/{page}.html" for page in PAGES), INDEX]
-        for name in dict.fromkeys(n for page in pages for n in self.files.closure(self.env, page)):
-            self.report.files.add(name)
-            source = self.files.source(name)
-            if source is None:
-                self.report.add(Finding(name, None, None, Severity.ERROR, "missing: a web page"))
-                continue
-            self.report.extend(
-                check_names(self.env, name, source=source, known=known, aliases=aliases)
-            )
+        return wording
 
     def _render(
         self, name: str, lang: str, context: dict[str, Any], sample: str, names: re.Pattern[str]
@@ -106,7 +126,10 @@ class PageCheck:
                 error_finding(exc, self.files, rendering=name, sample=f"{lang}: {sample}")
             )
             return
-        closure = [*self.files.closure(self.env, name), wording_name(lang)]
+        closure = [
+            *self.files.closure(self.env, name),
+            *(wording_name(lang, family) for family, _, _ in FAMILIES),
+        ]
         tags = tag_outline(page)
         if tags not in self.layouts:
             self.layouts.add(tags)

@@ -102,6 +102,12 @@ FINAL_UNGUARDED = shipped("slips/en/_final.html").replace(
     "{% set p = c.waiting_at %}", "{% set p = c.waiting_at %}{{ c.pickup_point.name }}"
 )
 FINAL_ITALIAN = shipped("slips/en/_final.html").replace("Last notice:", "Ultimo avviso:")
+RATING_UNDEFINED = shipped("web/feedback/question.html").replace(
+    "{{ tracking_grouped }}", "{{ tracking_code }}"
+)
+RATING_ITALIAN = shipped("web/feedback/en.html").replace(
+    '"Thank you for your answer"', '"Grazie for your answer"'
+)
 
 
 MISTAKES = {
@@ -134,6 +140,13 @@ MISTAKES = {
     ),
     "italian-word-on-an-english-final-notice": (
         "slips/en/_final.html", FINAL_ITALIAN, "avviso", "'avviso' is Italian on an English slip"
+    ),
+    "rating-page-undefined-variable": (
+        "web/feedback/question.html", RATING_UNDEFINED, "tracking_code",
+        "undefined variable 'tracking_code'",
+    ),
+    "italian-word-on-an-english-rating-page": (
+        "web/feedback/en.html", RATING_ITALIAN, "Grazie", "'Grazie' is Italian on an English page"
     ),
 }  # fmt: skip
 
@@ -171,10 +184,15 @@ def test_an_override_nothing_reads_is_a_warning_not_an_error(tmp_path: Path) -> 
     )
 
 
-def test_an_override_of_a_route_slip_or_a_final_notice_is_read_and_rendered(
+def test_an_override_of_a_route_slip_a_final_notice_or_a_rating_page_is_read_and_rendered(
     tmp_path: Path,
 ) -> None:
-    names = ("slips/it/_route.html", "slips/en/_final.html")
+    names = (
+        "slips/it/_route.html",
+        "slips/en/_final.html",
+        "web/feedback/thanks.html",
+        "web/feedback/it.html",
+    )
     config = config_with(tmp_path, {name: shipped(name) for name in names})
     code, out, _ = invoke("templates", "check", "--config", str(config))
     assert code == 0, out
