@@ -36,15 +36,20 @@ class SchedulerHealth:
     ticks: int = 0
     _lock: Lock = field(default_factory=Lock, repr=False)
 
-    def tick(self, now: datetime) -> None:
+    def tick(self, now: datetime) -> int:
+        """Record a beat at `now`; returns how many there have been."""
         with self._lock:
             self.last_tick = now
             self.ticks += 1
+            return self.ticks
 
 
 def heartbeat(health: SchedulerHealth) -> None:
-    """Proves the scheduler's thread is alive; /healthz reports the last beat."""
-    health.tick(datetime.now(UTC))
+    """Proves the scheduler's thread is alive; /healthz reports the last beat. The first
+    is logged: a worker has no /healthz, and APScheduler's own lines for each run are off
+    (jsonlog.py), so this says the worker's jobs have started running."""
+    if health.tick(datetime.now(UTC)) == 1:
+        log.info("scheduler: running its jobs (first heartbeat)")
 
 
 def dispatch_due(dispatcher: Dispatcher, now: datetime | None = None) -> DispatchStats | None:

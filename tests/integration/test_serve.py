@@ -208,7 +208,7 @@ def test_worker_ticks_until_signalled_then_stops_cleanly(
     server = start("worker", "--config", str(config))
 
     wait_until(
-        lambda: server.alive() and 'Job "heartbeat' in server.output(),
+        lambda: server.alive() and "scheduler: running its jobs" in server.output(),
         what="the worker's first heartbeat",
         timeout=DEADLINE_SECONDS,
     )
