@@ -38,9 +38,13 @@ def wording_name(lang: str, family: str = "rebook") -> str:
 
 
 def _samples(settings: Settings, lang: str) -> list[tuple[str, str, dict[str, Any]]]:
-    """(template, what, context): the rebooking pages', then the rating pages'."""
-    rebook = [(f"web/rebook/{p}.html", w, c) for p, w, c in page_samples(settings, lang)]
-    rating = [(f"web/feedback/{p}.html", w, c) for p, w, c in feedback_samples(settings, lang)]
+    """(template, sample, context): the rebooking pages' ("parcel, open ..."), then the
+    rating pages' ("feedback/question, ...")."""
+    rebook = [(f"web/rebook/{p}.html", f"{p}, {w}", c) for p, w, c in page_samples(settings, lang)]
+    rating = [
+        (f"web/feedback/{p}.html", f"feedback/{p}, {w}", c)
+        for p, w, c in feedback_samples(settings, lang)
+    ]
     return rebook + rating
 
 
@@ -64,10 +68,8 @@ class PageCheck:
         self._sources(known)
         names = name_forms(self.env, proper_names(self.settings))
         for lang, found in samples.items():
-            for name, what, context in found:
-                # "parcel, open ..." for a rebooking page, "feedback/question, ..." for a rating.
-                page = name.removeprefix("web/rebook/").removeprefix("web/").removesuffix(".html")
-                self._render(name, lang, context, f"{page}, {what}", names)
+            for name, sample, context in found:
+                self._render(name, lang, context, sample, names)
             self._render(INDEX, lang, self._index_context(lang), "index", names)
 
     def _index_context(self, lang: str) -> dict[str, Any]:
